@@ -1,0 +1,116 @@
+"""The application factory: settings → client → functions → routes → Starlette app.
+
+Nothing here connects to anything: the lifespan opens the HTTP client, the store (embedded
+Postgres, a `DATABASE_URL`, or Supabase's REST API) and the background components, and closes
+them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from functions import build_functions
+from inngest_app.client import build_client
+from inngest_app.logs import configure_logging
+from inngest_app.routes import build_routes
+from inngest_app.serve import error_response, inngest_routes
+from inngest_app.services import Services
+from inngest_app.settings import Settings, load_settings
+from inngest_app.store import PostgresTransport, SupabaseTransport
+from inngest_app.store.postgres import create_pool, resolve_dsn
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app. `settings=None` reads (and validates) the environment."""
+    settings = settings or load_settings()
+    configure_logging(
+        fmt=settings.log_format.value, level=settings.log_level, secrets=settings.secret_values()
+    )
+    services = Services(settings=settings, inngest=build_client(settings))
+    functions = build_functions(services)
+    routes = [
+        *inngest_routes(
+            services.inngest,
+            functions,
+            serve_path=settings.inngest_serve_path,
+            serve_origin=settings.inngest_serve_origin,
+            max_signature_age_s=settings.inngest_signature_max_age_s,
+        ),
+        *build_routes(services),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lambda _app: _lifespan(services),
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.services = services
+    app.state.functions = functions
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 (registered for HTTPException only)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(services: Services) -> AsyncIterator[None]:
+    settings = services.settings
+    timeout = httpx.Timeout(settings.http_timeout_s, connect=min(5.0, settings.http_timeout_s))
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        services._http = http
+        pool = None
+        if settings.uses_supabase_rest:
+            assert settings.supabase_url and settings.supabase_service_role_key  # noqa: S101
+            services._transport = await SupabaseTransport.connect(
+                url=settings.supabase_url,
+                service_role_key=settings.supabase_service_role_key.get_secret_value(),
+                http=http,
+            )
+        else:
+            pool = await _open_pool(settings)
+            services._pool = pool
+            services._transport = PostgresTransport(pool)
+        started = []
+        try:
+            for component in services.lifecycles:
+                await component.start()
+                started.append(component)
+            logger.info(
+                "serving %s in %s mode",
+                settings.inngest_app_id,
+                "dev" if settings.inngest_dev else "cloud",
+            )
+            yield
+        finally:
+            for component in reversed(started):
+                await component.stop()
+            if pool is not None:
+                await pool.close()
+            services._transport = services._pool = services._http = None
+
+
+async def _open_pool(settings: Settings) -> asyncpg.Pool:
+    dsn = await resolve_dsn(settings)
+    try:
+        return await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    except Exception as exc:  # any connect failure: degrade to a failing readiness, don't crash
+        logger.error(
+            "database unreachable at start-up (%s); readiness fails until it answers",
+            type(exc).__name__,
+        )
+        return await create_pool(dsn, min_size=0, max_size=settings.db_pool_max)
+
+

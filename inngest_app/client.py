@@ -1,0 +1,47 @@
+"""The Inngest client, built from settings (never from the SDK's own reading of the environment)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import inngest
+from inngest._internal import net
+
+from inngest_app import __version__
+from inngest_app.settings import Settings
+
+logger = logging.getLogger("inngest_app.functions")
+
+
+def _secret(value: object) -> str | None:
+    return None if value is None else value.get_secret_value()  # type: ignore[attr-defined, no-any-return]
+
+
+def build_client(
+    settings: Settings,
+    *,
+    middleware: Sequence[inngest._internal.middleware_lib.UninitializedMiddleware] = (),
+) -> inngest.Inngest:
+    """An Inngest client in dev or cloud mode, keys and origins taken from `settings`."""
+    signing_key = _secret(settings.inngest_signing_key)
+    client = inngest.Inngest(
+        app_id=settings.inngest_app_id,
+        app_version=__version__,
+        is_production=not settings.inngest_dev,
+        api_base_url=settings.api_base_url,
+        event_api_base_url=settings.event_api_base_url,
+        event_key=_secret(settings.inngest_event_key),
+        signing_key=signing_key,
+        logger=logger,
+        middleware=list(middleware),
+        request_timeout=int(settings.http_timeout_s * 1000),
+    )
+    # The SDK reads the fallback key only from os.environ; hand it ours so settings stay the
+    # single source (the serve handler and the outgoing API client both read these).
+    fallback = _secret(settings.inngest_signing_key_fallback)
+    client._signing_key_fallback = fallback
+    client._http_client = net.AuthenticatedHTTPClient(
+        env=client.env, signing_key=signing_key, signing_key_fallback=fallback
+    )
+    return client

@@ -1,0 +1,1 @@
+"""Repositories: one narrow module per aggregate, each a thin caller of the SQL functions."""

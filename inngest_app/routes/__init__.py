@@ -1,0 +1,13 @@
+"""HTTP routes other than the SDK endpoint, one module per area."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from inngest_app.routes import health
+from inngest_app.services import Services
+
+
+def build_routes(services: Services) -> list[BaseRoute]:
+    """Every HTTP route of the service (the SDK endpoint is added by the app factory)."""
+    return [*health.routes(services)]

@@ -1,0 +1,36 @@
+"""`GET /healthz`: liveness with the version; `?ready=1` also asks the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from inngest_app import __version__
+from inngest_app.services import NotStartedError, Services
+from inngest_app.store import StoreError
+
+logger = logging.getLogger(__name__)
+READY_TIMEOUT_S = 2.0
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The health route."""
+
+    async def healthz(request: Request) -> JSONResponse:
+        body: dict[str, object] = {"status": "ok", "version": __version__}
+        if request.query_params.get("ready") not in (None, "", "0", "false"):
+            try:
+                await asyncio.wait_for(services.transport.call("app_ping_db", {}), READY_TIMEOUT_S)
+                body["database"] = "ok"
+            except (StoreError, NotStartedError, OSError, TimeoutError) as exc:
+                logger.warning("readiness check failed: %s", exc)
+                return JSONResponse(
+                    {**body, "status": "unavailable", "database": "unreachable"}, status_code=503
+                )
+        return JSONResponse(body)
+
+    return [Route("/healthz", healthz, methods=["GET"])]

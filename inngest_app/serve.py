@@ -1,0 +1,173 @@
+"""Starlette integration for the Inngest SDK, shaped like the SDK's own `inngest/fast_api.py`.
+
+`inngest_routes()` hands GET (introspection), PUT (sync) and POST (run a step) to the SDK's
+`CommHandler` and turns its `CommResponse` into a Starlette response, streaming included.
+
+Before the SDK sees a request, the adapter refuses what the SDK would otherwise accept or answer
+with a 500: in cloud mode a signature whose timestamp is more than `max_signature_age_s` away from
+now (the SDK checks the HMAC but not the age, so a captured request could be replayed forever);
+a POST whose body is not a JSON object, whose `fnId` is missing or unknown, or which comes from
+the wrong kind of server. Each refusal is a 4xx with a JSON `{"error", "code"}` body.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import typing
+import urllib.parse
+
+import inngest
+from inngest._internal import comm_lib, const, net, server_lib, transforms
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+FRAMEWORK = server_lib.Framework.FAST_API  # the closest framework the SDK's enum knows
+DEFAULT_MAX_SIGNATURE_AGE_S = 300
+
+
+def inngest_routes(
+    client: inngest.Inngest,
+    functions: list[inngest.Function[typing.Any]],
+    *,
+    serve_path: str = const.DEFAULT_SERVE_PATH,
+    serve_origin: str | None = None,
+    public_path: str | None = None,
+    streaming: const.Streaming | None = None,
+    max_signature_age_s: int = DEFAULT_MAX_SIGNATURE_AGE_S,
+    clock: typing.Callable[[], float] = time.time,
+) -> list[Route]:
+    """The route serving `functions` at `serve_path` for GET, PUT and POST."""
+    handler = comm_lib.CommHandler(
+        client=client,
+        enable_unauthed_sync=None,
+        framework=FRAMEWORK,
+        functions=functions,
+        streaming=streaming,
+    )
+    known_ids = _function_ids(client, functions)
+    cloud = client._mode == server_lib.ServerKind.CLOUD
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        headers = dict(request.headers.items())
+        if cloud:
+            refusal = _stale_signature(headers, now=clock(), max_age_s=max_signature_age_s)
+            if refusal is not None:
+                return refusal
+        if request.method == "POST":
+            refusal = _refuse_post(request, body, headers, known_ids, cloud=cloud)
+            if refusal is not None:
+                # Unsigned callers learn nothing about our functions: auth comes first.
+                if cloud and _bad_signature(handler, body, headers):
+                    return error_response(401, "sig_verification_failed", "invalid signature")
+                return refusal
+
+        comm_req = comm_lib.CommRequest(
+            body=body,
+            headers=headers,
+            public_path=public_path,
+            query_params=dict(request.query_params.items()),
+            raw_request=request,
+            request_url=str(request.url),
+            serve_origin=serve_origin,
+            serve_path=serve_path,
+        )
+        if request.method == "GET":
+            comm_res = handler.get_sync(comm_req)
+        elif request.method == "PUT":
+            comm_res = await handler.put(comm_req)
+        else:
+            comm_res = await handler.post(comm_req)
+        return _to_response(client, comm_res)
+
+    return [Route(serve_path, endpoint, methods=["GET", "PUT", "POST"], name="inngest")]
+
+
+def _function_ids(client: inngest.Inngest, functions: list[inngest.Function[typing.Any]]) -> set[str]:
+    """Every fnId the SDK would resolve: composite ids, failure handlers, and the bare forms."""
+    ids: set[str] = set()
+    for fn in functions:
+        for fn_id in (fn.get_id(), fn.on_failure_fn_id):
+            if fn_id:
+                ids.add(fn_id)
+                ids.add(fn_id.removeprefix(f"{client.app_id}-"))
+    return ids
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """A JSON error body in the one shape every endpoint of this service uses."""
+    return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+def _bad_signature(handler: comm_lib.CommHandler, body: bytes, headers: dict[str, str]) -> bool:
+    result = net.validate_request_sig(
+        body=body,
+        headers=net.normalize_headers(headers),
+        mode=server_lib.ServerKind.CLOUD,
+        signing_key=handler._signing_key,
+        signing_key_fallback=handler._signing_key_fallback,
+    )
+    return isinstance(result, Exception)
+
+
+def _stale_signature(headers: dict[str, str], *, now: float, max_age_s: int) -> Response | None:
+    header = headers.get(server_lib.HeaderKey.SIGNATURE.value.lower())
+    if header is None:
+        return None  # the SDK answers unsigned requests itself
+    stamp = urllib.parse.parse_qs(header).get("t", [""])[0]
+    try:
+        signed_at = int(stamp)
+    except ValueError:
+        return error_response(401, "sig_verification_failed", "signature timestamp is malformed")
+    if abs(now - signed_at) > max_age_s:
+        return error_response(
+            401, "sig_verification_failed", f"signature timestamp is outside {max_age_s}s of now"
+        )
+    return None
+
+
+def _refuse_post(
+    request: Request,
+    body: bytes,
+    headers: dict[str, str],
+    known_ids: set[str],
+    *,
+    cloud: bool,
+) -> Response | None:
+    params = request.query_params
+    if params.get(server_lib.QueryParamKey.PROBE.value):
+        return None  # trust probes carry no function
+    kind = headers.get(server_lib.HeaderKey.SERVER_KIND.value.lower())
+    expected = server_lib.ServerKind.CLOUD.value if cloud else server_lib.ServerKind.DEV_SERVER.value
+    if kind is not None and kind != expected:
+        return error_response(
+            400, "server_kind_mismatch", f"this app runs in {expected} mode, request came from {kind}"
+        )
+    fn_id = params.get(server_lib.QueryParamKey.FUNCTION_ID.value)
+    if not fn_id:
+        return error_response(400, "query_param_missing", "the fnId query parameter is required")
+    if fn_id not in known_ids:
+        return error_response(404, "function_not_found", f"function {fn_id} not found")
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return error_response(400, "body_invalid", "request body is not valid JSON")
+    if not isinstance(parsed, dict):
+        return error_response(400, "body_invalid", "request body must be a JSON object")
+    return None
+
+
+def _to_response(client: inngest.Inngest, comm_res: comm_lib.CommResponse) -> Response:
+    if comm_res.stream is not None:
+        return StreamingResponse(
+            comm_res.stream(), headers=comm_res.headers, status_code=comm_res.status_code
+        )
+    body = transforms.dump_json(comm_res.body)
+    if isinstance(body, Exception):
+        comm_res = comm_lib.CommResponse.from_error(client.logger, body)
+        body = json.dumps(comm_res.body)
+    return Response(
+        content=body.encode("utf-8"), headers=comm_res.headers, status_code=comm_res.status_code
+    )

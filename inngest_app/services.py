@@ -1,0 +1,65 @@
+"""What functions and routes share at run time: settings, the store transport, HTTP clients.
+
+Functions are built once, at app creation, and close over a `Services`; the resources inside it
+are opened by the app's lifespan (nothing connects at import or build time) and read through the
+properties, which fail loudly if used before start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+import httpx
+import inngest
+
+from inngest_app.settings import Settings
+from inngest_app.store import Transport
+
+
+class NotStartedError(RuntimeError):
+    """A resource was used before the app's lifespan opened it."""
+
+
+class Lifecycle(Protocol):
+    """A background component the lifespan starts after the store opens and stops before it closes."""
+
+    async def start(self) -> None:
+        """Begin work (timers, buffers)."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish work and release resources; must not raise."""
+        ...
+
+
+@dataclass
+class Services:
+    """Shared resources, filled in by the lifespan."""
+
+    settings: Settings
+    inngest: inngest.Inngest
+    _transport: Transport | None = None
+    _pool: asyncpg.Pool | None = None
+    _http: httpx.AsyncClient | None = None
+    lifecycles: list[Lifecycle] = field(default_factory=list)
+
+    @property
+    def transport(self) -> Transport:
+        """The store transport (Postgres or Supabase)."""
+        if self._transport is None:
+            raise NotStartedError("the store is not open (app lifespan not started)")
+        return self._transport
+
+    @property
+    def pool(self) -> asyncpg.Pool | None:
+        """The asyncpg pool, when the store is Postgres (None on the Supabase transport)."""
+        return self._pool
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared outbound HTTP client (explicit timeouts)."""
+        if self._http is None:
+            raise NotStartedError("the HTTP client is not open (app lifespan not started)")
+        return self._http

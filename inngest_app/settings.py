@@ -1,0 +1,171 @@
+"""Settings, read from the environment once and validated at start.
+
+Every variable the service reads is a field here (the README lists them with their defaults).
+`load_settings()` turns a validation failure into `SettingsError`, whose message names each
+missing or malformed variable, so start-up fails with one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DEV_SERVER_URL = "http://localhost:8288"
+
+
+class SettingsError(Exception):
+    """The environment does not describe a runnable service."""
+
+
+class LogFormat(enum.StrEnum):
+    """How log records are written."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    """The service's configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=None,
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Inngest -------------------------------------------------------------------------
+    inngest_app_id: str = "inngest-app"
+    inngest_dev: bool = False
+    inngest_base_url: str = DEFAULT_DEV_SERVER_URL
+    inngest_api_base_url: str | None = None
+    inngest_event_api_base_url: str | None = None
+    inngest_signing_key: SecretStr | None = None
+    inngest_signing_key_fallback: SecretStr | None = None
+    inngest_event_key: SecretStr | None = None
+    inngest_serve_origin: str | None = None
+    inngest_serve_path: str = "/api/inngest"
+    # Refuse signed requests whose timestamp is further than this from now (replay guard).
+    inngest_signature_max_age_s: int = Field(300, ge=1)
+
+    # --- Storage -------------------------------------------------------------------------
+    database_url: SecretStr | None = None
+    embedded_pg_dir: Path = Path(".data/pg")
+    db_pool_min: int = Field(1, ge=0)
+    db_pool_max: int = Field(10, ge=1)
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+
+    # --- HTTP edge and logs --------------------------------------------------------------
+    http_timeout_s: float = Field(10.0, gt=0)
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+
+    # --- Monitoring ----------------------------------------------------------------------
+    inngest_cost_per_step_usd: Decimal = Decimal("0.0001")
+    inngest_cost_per_run_usd: Decimal = Decimal("0")
+    # Inngest's pricing bills every step; set false to bill only step.run steps.
+    inngest_bill_all_steps: bool = True
+    inngest_monthly_step_quota: int | None = Field(None, ge=1)
+    monitoring_enabled: bool = True
+    monitoring_api_key: SecretStr | None = None
+    monitoring_flush_interval_s: float = Field(1.0, gt=0)
+    monitoring_flush_batch: int = Field(500, ge=1)
+    monitoring_buffer_max: int = Field(10_000, ge=1)
+    supabase_jwt_secret: SecretStr | None = None
+    alert_webhook_url: str | None = None
+    alert_max_steps_per_hour: int | None = Field(None, ge=1)
+    alert_max_failures_per_hour: int | None = Field(None, ge=1)
+
+    # --- Query executor ------------------------------------------------------------------
+    query_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    query_default_page_delay_s: float = Field(1.0, ge=0)
+
+    # --- Stripe --------------------------------------------------------------------------
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+
+    @field_validator("inngest_serve_path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _cloud_needs_keys(self) -> Settings:
+        if not self.inngest_dev:
+            missing = [
+                name
+                for name, value in (
+                    ("INNGEST_SIGNING_KEY", self.inngest_signing_key),
+                    ("INNGEST_EVENT_KEY", self.inngest_event_key),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"cloud mode (INNGEST_DEV unset) requires {' and '.join(missing)}; "
+                    "set INNGEST_DEV=1 for local development"
+                )
+        if (self.supabase_url is None) != (self.supabase_service_role_key is None):
+            raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set together")
+        return self
+
+    @property
+    def api_base_url(self) -> str | None:
+        """Origin of the Inngest REST API (registration); None means the SDK's cloud default."""
+        if self.inngest_api_base_url:
+            return self.inngest_api_base_url
+        return self.inngest_base_url if self.inngest_dev else None
+
+    @property
+    def event_api_base_url(self) -> str | None:
+        """Origin of the Inngest event API; None means the SDK's cloud default."""
+        if self.inngest_event_api_base_url:
+            return self.inngest_event_api_base_url
+        return self.inngest_base_url if self.inngest_dev else None
+
+    @property
+    def uses_supabase_rest(self) -> bool:
+        """Data operations go through PostgREST when Supabase is configured and no DSN is."""
+        return self.database_url is None and self.supabase_url is not None
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redaction filter."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+            elif isinstance(value, dict):
+                values.extend(v.get_secret_value() for v in value.values() if isinstance(v, SecretStr))
+        return [v for v in values if len(v) >= 6]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = "_".join(str(part) for part in error["loc"]).upper()
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the environment; raise `SettingsError` naming every bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(err)) for err in exc.errors())
+        raise SettingsError(f"invalid configuration: {problems}") from None

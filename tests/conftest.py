@@ -1,0 +1,51 @@
+"""Shared fixtures: a real Postgres, clean settings, and the app under test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from inngest_app.settings import Settings
+from tests.pg import PgCluster, start_cluster
+
+# Variables the service reads: tests start from none of them, whatever the shell has.
+_PREFIXES = ("INNGEST_", "DATABASE_URL", "SUPABASE_", "STRIPE_", "MONITORING_", "QUERY_",
+             "ALERT_", "LOG_", "EMBEDDED_PG", "DB_POOL", "HTTP_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(_PREFIXES):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> PgCluster:
+    """The session's embedded Postgres with a migrated template database."""
+    cluster = start_cluster(tmp_path_factory.mktemp("pg", numbered=False))
+    cluster.create_template()
+    return cluster
+
+
+@pytest.fixture
+def database_url(pg: PgCluster) -> Iterator[str]:
+    """A fresh, migrated database for this test."""
+    with pg.database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    """Settings for this test's database in dev mode; keyword overrides win."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"inngest_dev": True, "database_url": database_url,
+                                  "db_pool_min": 1, "db_pool_max": 4}
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
