@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each module measures against a baseline run in the same process."""

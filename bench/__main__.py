@@ -1,0 +1,21 @@
+"""Run every benchmark module in BENCHMARKS, or the ones named: `python -m bench serve queries`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ("serve",)
+
+
+def main(argv: list[str]) -> int:
+    """Run the chosen benchmarks; each prints its own report."""
+    for name in argv or list(BENCHMARKS):
+        module = importlib.import_module(f"bench.{name}")
+        print(f"== bench/{name}.py", flush=True)
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
