@@ -112,5 +112,3 @@ async def _open_pool(settings: Settings) -> asyncpg.Pool:
             type(exc).__name__,
         )
         return await create_pool(dsn, min_size=0, max_size=settings.db_pool_max)
-
-

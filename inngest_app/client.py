@@ -15,7 +15,7 @@ logger = logging.getLogger("inngest_app.functions")
 
 
 def _secret(value: object) -> str | None:
-    return None if value is None else value.get_secret_value()  # type: ignore[attr-defined, no-any-return]
+    return None if value is None else value.get_secret_value()  # type: ignore[attr-defined]
 
 
 def build_client(

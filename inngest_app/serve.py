@@ -85,7 +85,9 @@ def inngest_routes(
     return [Route(serve_path, endpoint, methods=["GET", "PUT", "POST"], name="inngest")]
 
 
-def _function_ids(client: inngest.Inngest, functions: list[inngest.Function[typing.Any]]) -> set[str]:
+def _function_ids(
+    client: inngest.Inngest, functions: list[inngest.Function[typing.Any]]
+) -> set[str]:
     """Every fnId the SDK would resolve: composite ids, failure handlers, and the bare forms."""
     ids: set[str] = set()
     for fn in functions:
@@ -140,10 +142,14 @@ def _refuse_post(
     if params.get(server_lib.QueryParamKey.PROBE.value):
         return None  # trust probes carry no function
     kind = headers.get(server_lib.HeaderKey.SERVER_KIND.value.lower())
-    expected = server_lib.ServerKind.CLOUD.value if cloud else server_lib.ServerKind.DEV_SERVER.value
+    expected = (
+        server_lib.ServerKind.CLOUD.value if cloud else server_lib.ServerKind.DEV_SERVER.value
+    )
     if kind is not None and kind != expected:
         return error_response(
-            400, "server_kind_mismatch", f"this app runs in {expected} mode, request came from {kind}"
+            400,
+            "server_kind_mismatch",
+            f"this app runs in {expected} mode, request came from {kind}",
         )
     fn_id = params.get(server_lib.QueryParamKey.FUNCTION_ID.value)
     if not fn_id:

@@ -23,7 +23,7 @@ class NotStartedError(RuntimeError):
 
 
 class Lifecycle(Protocol):
-    """A background component the lifespan starts after the store opens and stops before it closes."""
+    """A background component: started after the store opens, stopped before it closes."""
 
     async def start(self) -> None:
         """Begin work (timers, buffers)."""

@@ -152,7 +152,9 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 values.append(value.get_secret_value())
             elif isinstance(value, dict):
-                values.extend(v.get_secret_value() for v in value.values() if isinstance(v, SecretStr))
+                values.extend(
+                    v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)
+                )
         return [v for v in values if len(v) >= 6]
 
 

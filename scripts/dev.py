@@ -73,8 +73,17 @@ def main() -> int:
         )
         children.append(
             subprocess.Popen(  # noqa: S603
-                [python, "-m", "inngest_app.testing", "--host", parsed.hostname or "127.0.0.1",
-                 "--port", str(parsed.port or 8288), "--app-url", f"{APP_URL}/api/inngest"],
+                [
+                    python,
+                    "-m",
+                    "inngest_app.testing",
+                    "--host",
+                    parsed.hostname or "127.0.0.1",
+                    "--port",
+                    str(parsed.port or 8288),
+                    "--app-url",
+                    f"{APP_URL}/api/inngest",
+                ],
                 cwd=ROOT,
                 env=env,
             )
@@ -83,8 +92,21 @@ def main() -> int:
             log("the offline executor did not start")
     children.append(
         subprocess.Popen(  # noqa: S603
-            [python, "-m", "uvicorn", "inngest_app.main:app", "--reload", "--host", "0.0.0.0",  # noqa: S104
-             "--port", str(APP_PORT), "--reload-dir", "inngest_app", "--reload-dir", "functions"],
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "inngest_app.main:app",
+                "--reload",
+                "--host",
+                "0.0.0.0",  # noqa: S104
+                "--port",
+                str(APP_PORT),
+                "--reload-dir",
+                "inngest_app",
+                "--reload-dir",
+                "functions",
+            ],
             cwd=ROOT,
             env=env,
         )

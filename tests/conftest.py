@@ -12,8 +12,19 @@ from inngest_app.settings import Settings
 from tests.pg import PgCluster, start_cluster
 
 # Variables the service reads: tests start from none of them, whatever the shell has.
-_PREFIXES = ("INNGEST_", "DATABASE_URL", "SUPABASE_", "STRIPE_", "MONITORING_", "QUERY_",
-             "ALERT_", "LOG_", "EMBEDDED_PG", "DB_POOL", "HTTP_TIMEOUT")
+_PREFIXES = (
+    "INNGEST_",
+    "DATABASE_URL",
+    "SUPABASE_",
+    "STRIPE_",
+    "MONITORING_",
+    "QUERY_",
+    "ALERT_",
+    "LOG_",
+    "EMBEDDED_PG",
+    "DB_POOL",
+    "HTTP_TIMEOUT",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +54,12 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
     """Settings for this test's database in dev mode; keyword overrides win."""
 
     def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"inngest_dev": True, "database_url": database_url,
-                                  "db_pool_min": 1, "db_pool_max": 4}
+        values: dict[str, Any] = {
+            "inngest_dev": True,
+            "database_url": database_url,
+            "db_pool_min": 1,
+            "db_pool_max": 4,
+        }
         values.update(overrides)
         return Settings(**values)
 

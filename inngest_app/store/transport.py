@@ -82,8 +82,11 @@ class PostgresTransport:
         except asyncpg.exceptions.RaiseError as exc:
             # Our SQL functions raise with a message meant for the caller: bad input, not a fault.
             raise StoreError(f"{fn}: {exc}", retriable=False) from exc
-        except (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError,
-                asyncpg.exceptions.SyntaxOrAccessError) as exc:
+        except (
+            asyncpg.exceptions.DataError,
+            asyncpg.exceptions.IntegrityConstraintViolationError,
+            asyncpg.exceptions.SyntaxOrAccessError,
+        ) as exc:
             raise StoreError(f"{fn}: {exc}", retriable=False) from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc

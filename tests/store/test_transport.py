@@ -1,4 +1,4 @@
-"""Both transports call the same SQL functions: for real on Postgres, at the HTTP edge for Supabase."""
+"""Both transports call the same SQL functions: on real Postgres, and at Supabase's HTTP edge."""
 
 from __future__ import annotations
 
@@ -58,8 +58,12 @@ async def test_supabase_transport_posts_rpc_as_postgrest_expects() -> None:
     route = respx.post(f"{SUPABASE_URL}/rest/v1/rpc/record_ping").mock(
         return_value=httpx.Response(
             200,
-            json={"run_id": "r1", "step": "ping", "message": "hi",
-                  "recorded_at": "2026-11-22T10:00:00+00:00"},
+            json={
+                "run_id": "r1",
+                "step": "ping",
+                "message": "hi",
+                "recorded_at": "2026-11-22T10:00:00+00:00",
+            },
         )
     )
     async with httpx.AsyncClient() as http:
@@ -79,10 +83,13 @@ async def test_supabase_transport_posts_rpc_as_postgrest_expects() -> None:
 async def test_supabase_transport_maps_postgrest_errors() -> None:
     respx.post(f"{SUPABASE_URL}/rest/v1/rpc/record_ping").mock(
         side_effect=[
-            httpx.Response(400, json={"code": "P0001", "message": "bad input: x",
-                                      "details": None, "hint": None}),
-            httpx.Response(503, json={"code": "PGRST000", "message": "db down",
-                                      "details": None, "hint": None}),
+            httpx.Response(
+                400,
+                json={"code": "P0001", "message": "bad input: x", "details": None, "hint": None},
+            ),
+            httpx.Response(
+                503, json={"code": "PGRST000", "message": "db down", "details": None, "hint": None}
+            ),
             httpx.ConnectError("refused"),
         ]
     )
