@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("serve",)
+BENCHMARKS = ("driver", "serve")
 
 
 def main(argv: list[str]) -> int:
