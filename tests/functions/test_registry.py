@@ -39,7 +39,7 @@ def _event_constants() -> dict[str, str]:
 def _handled(fns: list[inngest.Function[Any]], app_id: str) -> set[str]:
     handled: set[str] = set()
     for fn in fns:
-        for config in fn.get_config(f"http://app.test/api/inngest").main.model_dump(
+        for config in fn.get_config("http://app.test/api/inngest").main.model_dump(
             mode="json", exclude_none=True
         )["triggers"]:
             if "event" in config:
