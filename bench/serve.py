@@ -1,0 +1,145 @@
+"""Signed step invocations per second: our Starlette adapter vs the SDK's FastAPI adapter.
+
+The same one-step function, the same cloud-mode client and signing key, served once through
+`inngest_app.serve.inngest_routes` on Starlette and once through `inngest.fast_api.serve` on
+FastAPI. Each invocation is a freshly signed POST that runs the step (206 StepRun). Both run in
+this process over the ASGI interface (no sockets, so the figure is the adapters' and the SDK's
+cost, not the network's), alternating rounds; the best round of each is compared.
+
+Also reports the test executor's end-to-end wall time for a 10-step function, when the
+executor is available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import statistics
+import time
+from typing import Any
+
+import fastapi
+import httpx
+import inngest
+import inngest.fast_api
+from starlette.applications import Starlette
+
+from inngest_app.serve import inngest_routes
+
+SIGNING_KEY = "signkey-prod-" + "ab" * 32
+ROUNDS = 5
+CALLS = 1500
+FN_ID = "bench-one-step"
+
+
+def _client() -> inngest.Inngest:
+    return inngest.Inngest(
+        app_id="bench",
+        is_production=True,
+        signing_key=SIGNING_KEY,
+        event_key="bench",
+        api_base_url="http://127.0.0.1:9",
+        event_api_base_url="http://127.0.0.1:9",
+    )
+
+
+def _function(client: inngest.Inngest) -> inngest.Function[Any]:
+    @client.create_function(fn_id="one-step", trigger=inngest.TriggerEvent(event="bench/go"))
+    async def one_step(ctx: inngest.Context) -> str:
+        async def work() -> dict[str, int]:
+            return {"n": 1}
+
+        await ctx.step.run("work", work)
+        return "done"
+
+    return one_step
+
+
+def _starlette_app() -> Starlette:
+    client = _client()
+    return Starlette(routes=inngest_routes(client, [_function(client)]))
+
+
+def _fastapi_app() -> fastapi.FastAPI:
+    client = _client()
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, [_function(client)])
+    return app
+
+
+def _body(i: int) -> bytes:
+    event = {"data": {}, "id": f"e{i}", "name": "bench/go", "ts": 1}
+    body = {
+        "ctx": {
+            "attempt": 0,
+            "disable_immediate_execution": False,
+            "max_attempts": 4,
+            "run_id": f"run{i}",
+            "stack": {"current": 0, "stack": []},
+            "use_api": False,
+        },
+        "event": event,
+        "events": [event],
+        "steps": {},
+        "use_api": False,
+        "version": 2,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    now = int(time.time())
+    secret = SIGNING_KEY.split("-", 2)[2].encode()
+    mac = hmac.new(secret, body + str(now).encode(), hashlib.sha256).hexdigest()
+    return {"X-Inngest-Signature": f"t={now}&s={mac}", "X-Inngest-Server-Kind": "cloud"}
+
+
+async def _round(app: Any) -> float:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        started = time.perf_counter()
+        for i in range(CALLS):
+            body = _body(i)
+            response = await client.post(
+                f"/api/inngest?fnId={FN_ID}&stepId=step",
+                content=body,
+                headers=_signed(body),
+            )
+            if response.status_code != 206:
+                raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
+        return CALLS / (time.perf_counter() - started)
+
+
+async def _adapters() -> dict[str, Any]:
+    ours, theirs = _starlette_app(), _fastapi_app()
+    await _round(ours)  # warm both (imports, caches)
+    await _round(theirs)
+    rates: dict[str, list[float]] = {"starlette": [], "fastapi": []}
+    for _ in range(ROUNDS):
+        rates["starlette"].append(await _round(ours))
+        rates["fastapi"].append(await _round(theirs))
+    best = {name: max(values) for name, values in rates.items()}
+    return {
+        "signed_step_invocations_per_s": {k: round(v) for k, v in best.items()},
+        "median_per_s": {k: round(statistics.median(v)) for k, v in rates.items()},
+        "ratio_starlette_over_fastapi": round(best["starlette"] / best["fastapi"], 3),
+        "target": ">= 0.95",
+    }
+
+
+def main() -> None:
+    """Print the adapter comparison (and the executor figure when available)."""
+    report = asyncio.run(_adapters())
+    try:
+        from bench.executor_e2e import ten_step_wall_time
+    except ImportError:
+        report["executor_10_step_function"] = "unavailable"
+    else:
+        report["executor_10_step_function"] = ten_step_wall_time()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
