@@ -34,15 +34,16 @@ def verify_signature(
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise SignatureError("the body is not UTF-8") from None
-    reason = ""
+    reasons: list[str] = []
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance_s)
         except stripe.SignatureVerificationError as exc:
-            reason = str(exc.user_message or exc)
+            reasons.append(str(exc.user_message or exc))
             continue
         return
-    raise SignatureError(reason)
+    # A secret that matched but was too old says more than the ones that did not match.
+    raise SignatureError(next((r for r in reasons if "tolerance" in r), reasons[-1]))
 
 
 def sign(payload: str, secret: str, *, timestamp: int | None = None) -> str:
