@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions import build_functions
-from inngest_app.client import build_client
+from inngest_app.client import build_client, close_client
 from inngest_app.logs import configure_logging
 from inngest_app.routes import build_routes
 from inngest_app.serve import error_response, inngest_routes
@@ -99,6 +99,7 @@ async def _lifespan(services: Services) -> AsyncIterator[None]:
                 await component.stop()
             if pool is not None:
                 await pool.close()
+            await close_client(services.inngest)
             services._transport = services._pool = services._http = None
 
 

@@ -45,3 +45,10 @@ def build_client(
         env=client.env, signing_key=signing_key, signing_key_fallback=fallback
     )
     return client
+
+
+async def close_client(client: inngest.Inngest) -> None:
+    """Close the SDK's pooled HTTP connections (it never does so itself)."""
+    http = client._http_client
+    await http._http_client.aclose()
+    http._http_client_sync.close()

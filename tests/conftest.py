@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from inngest_app.settings import Settings
+from tests.harness import LiveFactory, live_factory
 from tests.pg import PgCluster, start_cluster
 
 # Variables the service reads: tests start from none of them, whatever the shell has.
@@ -64,3 +65,9 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         return Settings(**values)
 
     return build
+
+
+@pytest.fixture
+def start_live(make_settings: Callable[..., Settings], database_url: str) -> LiveFactory:
+    """`async with start_live(**overrides) as live:` app + test executor over loopback HTTP."""
+    return live_factory(make_settings, database_url)
