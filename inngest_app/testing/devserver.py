@@ -48,9 +48,9 @@ class DevServerDriver:
         response.raise_for_status()
         return str(response.json()["ids"][0])
 
-    async def wait_for_run(self, event_id: str, *, timeout: float = 30) -> dict[str, Any]:
+    async def wait_for_run(self, event_id: str, *, within_s: float = 30) -> dict[str, Any]:
         """The first run of `event_id` once it has ended (Completed, Failed or Cancelled)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within_s
         while asyncio.get_running_loop().time() < deadline:
             response = await self._http.get(f"{self.url}/v1/events/{event_id}/runs")
             runs = response.json().get("data") or [] if response.status_code == 200 else []
@@ -58,4 +58,4 @@ class DevServerDriver:
                 if run.get("status") in ("Completed", "Failed", "Cancelled"):
                     return dict(run)
             await asyncio.sleep(0.5)
-        raise TimeoutError(f"no finished run for event {event_id} within {timeout}s")
+        raise TimeoutError(f"no finished run for event {event_id} within {within_s}s")

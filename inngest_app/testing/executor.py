@@ -164,7 +164,7 @@ class TestExecutor:
             functions = body["functions"]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "malformed registration"}, status_code=400)
-        app = body.get("appName")
+        app = body.get("appname") or body.get("appName")
         for fn_id in [k for k, v in self.functions.items() if v.get("_app") == app]:
             del self.functions[fn_id]
         for config in functions:
@@ -204,8 +204,11 @@ class TestExecutor:
         return [
             run
             for run in self._runs.values()
-            if (function_id is None or run.function_id == function_id
-                or run.function_id.endswith(f"-{function_id}"))
+            if (
+                function_id is None
+                or run.function_id == function_id
+                or run.function_id.endswith(f"-{function_id}")
+            )
             and (event_name is None or run.event.get("name") == event_name)
         ]
 
@@ -270,7 +273,9 @@ class TestExecutor:
             name = trigger.get("event")
             if name is None:
                 continue
-            if name == event["name"] or (name.endswith("*") and event["name"].startswith(name[:-1])):
+            if name == event["name"] or (
+                name.endswith("*") and event["name"].startswith(name[:-1])
+            ):
                 expression = trigger.get("expression")
                 if expression is None or evaluate(expression, {"event": event}):
                     return True
@@ -282,9 +287,12 @@ class TestExecutor:
                 return fn_id, config
         raise KeyError(f"no registered function {function_id!r}")
 
-    def _start(self, fn_id: str, event: dict[str, Any], parent: tuple[str, str] | None = None) -> Run:
-        run = Run(run_id=new_id(), function_id=fn_id, event=event, due=self.clock.now(),
-                  parent=parent)
+    def _start(
+        self, fn_id: str, event: dict[str, Any], parent: tuple[str, str] | None = None
+    ) -> Run:
+        run = Run(
+            run_id=new_id(), function_id=fn_id, event=event, due=self.clock.now(), parent=parent
+        )
         self._runs[run.run_id] = run
         return run
 
@@ -303,8 +311,9 @@ class TestExecutor:
                 expression = cancel.get("if")
                 env = {"event": run.event, "async": event}
                 if expression is None or evaluate(expression, env):
-                    self._finish(run, "cancelled", error={"name": "Error",
-                                                          "message": "function cancelled"})
+                    self._finish(
+                        run, "cancelled", error={"name": "Error", "message": "function cancelled"}
+                    )
                     break
 
     def _resume_waiting(self, event: Mapping[str, Any]) -> None:
@@ -330,7 +339,7 @@ class TestExecutor:
 
     def _url(self, run: Run, step_id: str) -> str:
         config = self.functions[run.function_id]
-        url = config["steps"]["step"]["runtime"]["url"]
+        url = str(config["steps"]["step"]["runtime"]["url"])
         parts = urllib.parse.urlsplit(url)
         query = dict(urllib.parse.parse_qsl(parts.query))
         query["fnId"], query["stepId"] = run.function_id, step_id
@@ -339,23 +348,27 @@ class TestExecutor:
     async def _advance(self, run: Run) -> None:
         step_id = run.planned[0] if run.planned else "step"
         run.status, run.due = "running", None
-        body = canonical_json({
-            "event": run.event,
-            "events": [run.event],
-            "steps": run.steps,
-            "ctx": {
-                "run_id": run.run_id,
-                "attempt": run.attempt,
-                "max_attempts": self._max_attempts(run),
-                "disable_immediate_execution": run.disable_immediate,
+        body = canonical_json(
+            {
+                "event": run.event,
+                "events": [run.event],
+                "steps": run.steps,
+                "ctx": {
+                    "run_id": run.run_id,
+                    "attempt": run.attempt,
+                    "max_attempts": self._max_attempts(run),
+                    "disable_immediate_execution": run.disable_immediate,
+                    "use_api": False,
+                    "stack": {"stack": list(run.stack), "current": len(run.stack)},
+                },
                 "use_api": False,
-                "stack": {"stack": list(run.stack), "current": len(run.stack)},
-            },
-            "use_api": False,
-            "version": 2,
-        })
-        headers = {"Content-Type": "application/json",
-                   "X-Inngest-Server-Kind": "cloud" if self.signing_key else "dev"}
+                "version": 2,
+            }
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "X-Inngest-Server-Kind": "cloud" if self.signing_key else "dev",
+        }
         if self.signing_key:
             headers["X-Inngest-Signature"] = sign(body, self.signing_key, int(time.time()))
         run.calls += 1
@@ -363,8 +376,12 @@ class TestExecutor:
             async with self._client() as http:
                 response = await http.post(self._url(run, step_id), content=body, headers=headers)
         except httpx.TransportError as exc:
-            self._function_error(run, {"name": type(exc).__name__, "message": str(exc)},
-                                 no_retry=False, retry_after=None)
+            self._function_error(
+                run,
+                {"name": type(exc).__name__, "message": str(exc)},
+                no_retry=False,
+                retry_after=None,
+            )
             return
         status, payload, response_headers = await _unwrap(response)
         if status == 200:
@@ -376,21 +393,34 @@ class TestExecutor:
                 run.status, run.due = "queued", self.clock.now()
         elif status in (400, 500) and isinstance(payload, dict) and "message" in payload:
             self._function_error(
-                run, payload,
+                run,
+                payload,
                 no_retry=response_headers.get("x-inngest-no-retry") == "true",
                 retry_after=response_headers.get("retry-after"),
             )
         else:
-            self._finish(run, "failed", error={
-                "name": "ExecutorError",
-                "message": f"app refused the call: HTTP {status} {str(payload)[:200]}",
-            })
+            self._finish(
+                run,
+                "failed",
+                error={
+                    "name": "ExecutorError",
+                    "message": f"app refused the call: HTTP {status} {str(payload)[:200]}",
+                },
+            )
 
-    def _apply(self, run: Run, op: dict[str, Any], headers: Mapping[str, str], *,
-               targeted: bool) -> None:
+    def _apply(
+        self, run: Run, op: dict[str, Any], headers: Mapping[str, str], *, targeted: bool
+    ) -> None:
         kind, step_id = op.get("op"), op.get("id", "")
-        run.step_log.append(StepRecord(step_id=step_id, name=op.get("displayName") or op.get("name"),
-                                       op=str(kind), attempt=run.attempt, error=op.get("error")))
+        run.step_log.append(
+            StepRecord(
+                step_id=step_id,
+                name=op.get("displayName") or op.get("name"),
+                op=str(kind),
+                attempt=run.attempt,
+                error=op.get("error"),
+            )
+        )
         if targeted and run.planned and run.planned[0] == step_id and kind != "StepError":
             run.planned.pop(0)
         if kind == "StepRun":
@@ -429,8 +459,11 @@ class TestExecutor:
             run.status, run.due = "invoking", None
             self._start(target, event, parent=(run.run_id, step_id))
         else:
-            self._finish(run, "failed", error={"name": "ExecutorError",
-                                                "message": f"unsupported opcode {kind!r}"})
+            self._finish(
+                run,
+                "failed",
+                error={"name": "ExecutorError", "message": f"unsupported opcode {kind!r}"},
+            )
 
     def _wake(self, run: Run) -> None:
         """A sleep that is over, or a wait that timed out, is memoized as null."""
@@ -454,10 +487,12 @@ class TestExecutor:
                 at = max(at, parse_time(retry_after))
         return at
 
-    def _function_error(self, run: Run, error: dict[str, Any], *, no_retry: bool,
-                        retry_after: str | None) -> None:
-        run.step_log.append(StepRecord(step_id="", name=None, op="FunctionError",
-                                       attempt=run.attempt, error=error))
+    def _function_error(
+        self, run: Run, error: dict[str, Any], *, no_retry: bool, retry_after: str | None
+    ) -> None:
+        run.step_log.append(
+            StepRecord(step_id="", name=None, op="FunctionError", attempt=run.attempt, error=error)
+        )
         run.attempt += 1
         if no_retry or run.attempt >= self._max_attempts(run):
             self._finish(run, "failed", error=error)
@@ -465,8 +500,9 @@ class TestExecutor:
         run.retries += 1
         run.status, run.due = "retrying", self._retry_at(run, retry_after)
 
-    def _finish(self, run: Run, status: str, *, output: Any = None,
-                error: dict[str, Any] | None = None) -> None:
+    def _finish(
+        self, run: Run, status: str, *, output: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
         run.status, run.due, run.output, run.error = status, None, output, error
         run.planned.clear()
         if run.parent is not None:
@@ -474,8 +510,11 @@ class TestExecutor:
             if parent is not None and not parent.done:
                 memo = {"data": output} if status == "completed" else {"error": error}
                 self._memoize(parent, run.parent[1], memo)
-        if str(run.event.get("name", "")).startswith(SYSTEM_PREFIX) and run.event["name"] != INVOKED \
-                and run.event["name"] != CRON:
+        if (
+            str(run.event.get("name", "")).startswith(SYSTEM_PREFIX)
+            and run.event["name"] != INVOKED
+            and run.event["name"] != CRON
+        ):
             return  # no system events about handlers of system events: no feedback loops
         base = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event}
         if status == "failed":

@@ -77,7 +77,13 @@ class _Parser:
                 return left != right
             if left is _MISSING or right is _MISSING or left is None or right is None:
                 return False
-            return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+            results = {
+                "<": left < right,
+                "<=": left <= right,
+                ">": left > right,
+                ">=": left >= right,
+            }
+            return results[op]
         return left
 
     def parse_unary(self) -> Any:

@@ -47,7 +47,8 @@ async def _crons(executor: TestExecutor) -> None:
 async def serve_forever(host: str, port: int) -> None:
     """Serve the event and registration API on `host:port` and run work as it comes due."""
     executor = TestExecutor(clock=RealClock(), backoff=lambda attempt: min(2.0**attempt, 60.0))
-    server = uvicorn.Server(uvicorn.Config(executor.asgi, host=host, port=port, log_level="warning"))
+    config = uvicorn.Config(executor.asgi, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
     tasks = [asyncio.create_task(_drive(executor)), asyncio.create_task(_crons(executor))]
     logger.info("offline executor on http://%s:%d (not the real Inngest Dev Server)", host, port)
     try:

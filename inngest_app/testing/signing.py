@@ -33,5 +33,5 @@ def hashed_signing_key(signing_key: str) -> str:
     """The bearer token the SDK sends to the platform: the key's prefix + sha256 of its bytes."""
     match = _PREFIX.match(signing_key)
     prefix = match.group(0) if match else ""
-    key = signing_key[len(prefix):]
+    key = signing_key[len(prefix) :]
     return prefix + hashlib.sha256(bytes.fromhex(key)).hexdigest()

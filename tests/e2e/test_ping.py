@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import inngest
@@ -55,7 +54,9 @@ async def test_bad_payload_fails_without_retry_naming_the_field(start_live: Live
 
 def _flaky_family(services: Services) -> list[inngest.Function[Any]]:
     @services.inngest.create_function(
-        fn_id="always-fails", trigger=inngest.TriggerEvent(event="test/fail"), retries=2,
+        fn_id="always-fails",
+        trigger=inngest.TriggerEvent(event="test/fail"),
+        retries=2,
         on_failure=_record_failure,
     )
     async def always_fails(ctx: inngest.Context) -> None:
