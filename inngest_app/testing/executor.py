@@ -10,6 +10,7 @@ time, so sleeps and retries take no real time in tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -17,7 +18,7 @@ import re
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,7 @@ class TestExecutor:
         self.event_key = event_key
         self.clock: Clock = clock or ManualClock()
         self._http = http
+        self._owns_http = False
         self._backoff = backoff or (lambda attempt: 0.0)
         self.functions: dict[str, dict[str, Any]] = {}
         self.registrations: list[dict[str, Any]] = []
@@ -144,8 +146,14 @@ class TestExecutor:
                 Route("/fn/register", self._register, methods=["POST"]),
                 Route("/e/{key}", self._ingest, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
-            ]
+            ],
+            lifespan=self._lifespan,
         )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.aclose()
 
     # --- the HTTP API the SDK talks to ----------------------------------------------------
 
@@ -328,9 +336,16 @@ class TestExecutor:
     # --- driving a run --------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
-        if self._http is not None:
-            return _Borrowed(self._http)  # type: ignore[return-value]
-        return httpx.AsyncClient(timeout=60)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=60)
+            self._owns_http = True
+        return _Borrowed(self._http)  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the executor opened for itself (an injected one stays open)."""
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     def _max_attempts(self, run: Run) -> int:
         config = self.functions.get(run.function_id, {})
