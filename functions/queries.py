@@ -1,0 +1,200 @@
+"""`execute-query`: fetch a query's pages, one durable step a page, a free sleep between pages.
+
+Guards against a double run: the platform's concurrency limit of 1 keyed by query id, and a
+compare-and-set on the query's status (`claim`) in the database. Each page step fetches and then
+stores rows + checkpoint in one SQL call, so a crash between fetch and commit repeats the fetch
+and counts nothing twice. Failures are raised from inside the step so the platform's retries
+really happen; what a failure means for the query (pause, fail, retry) is decided by
+`inngest_app.queries.fetch.classify`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import inngest
+from pydantic import Field
+
+from inngest_app.events import EventPayload, parse_event
+from inngest_app.queries.config import GoogleSearchSource, QueryConfig
+from inngest_app.queries.fetch import (
+    DEFAULT_PAUSE_S,
+    SHORT_RETRY_AFTER_S,
+    RateLimited,
+    fetch_page,
+)
+from inngest_app.queries.sources import SourceError, build_source
+from inngest_app.repos.queries import QueriesRepo, Query
+from inngest_app.services import Services
+
+QUERY_REQUESTED = "query/execute.requested"
+QUERY_CANCELLED = "query/execute.cancelled"
+MAX_SHORT_RATE_LIMIT_RETRIES = 2  # then a 429 pauses the query even if it asked for little
+
+
+class QueryRequested(EventPayload):
+    """Data of `query/execute.requested`."""
+
+    query_id: uuid.UUID
+    user_id: str | None = Field(None, alias="userId")
+
+
+class QueryCancelled(EventPayload):
+    """Data of `query/execute.cancelled`."""
+
+    query_id: uuid.UUID
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def build(services: Services) -> list[inngest.Function[Any]]:
+    """The query executor, bound to `services`."""
+
+    @services.inngest.create_function(
+        fn_id="execute-query",
+        name="Execute query",
+        trigger=inngest.TriggerEvent(event=QUERY_REQUESTED),
+        retries=3,
+        concurrency=[inngest.Concurrency(limit=1, key="event.data.query_id")],
+        cancel=[
+            inngest.Cancel(
+                event=QUERY_CANCELLED, if_exp="async.data.query_id == event.data.query_id"
+            )
+        ],
+    )
+    async def execute_query(ctx: inngest.Context) -> dict[str, Any]:
+        data = parse_event(QueryRequested, ctx.event.data, event=QUERY_REQUESTED)
+        repo = QueriesRepo(services.transport)
+
+        async def claim() -> dict[str, Any]:
+            return (await repo.claim(data.query_id, ctx.run_id)).model_dump(mode="json")
+
+        claimed = await ctx.step.run("claim", claim)
+        query = Query.model_validate(claimed["query"])
+        if not claimed["claimed"]:
+            return {"status": query.status, "skipped": "query is not pending"}
+        config = QueryConfig.model_validate(query.config)
+        credential = services.settings.query_credentials.get((config.credential or "").lower())
+        secret = credential.get_secret_value() if credential else None
+        source = build_source(config.source, credential=secret)
+        authorization = None if isinstance(config.source, GoogleSearchSource) else secret
+        delay_s = (
+            services.settings.query_default_page_delay_s
+            if config.page_delay_s is None
+            else config.page_delay_s
+        )
+
+        async def fetch_and_store(page: int, cursor: Any) -> dict[str, Any]:
+            try:
+                fetched = await fetch_page(
+                    services.http, source, cursor, authorization=authorization, now=_now()
+                )
+            except RateLimited as limited:
+                wait_s = limited.retry_after_s
+                if (
+                    wait_s is not None
+                    and wait_s <= SHORT_RETRY_AFTER_S
+                    and ctx.attempt < MAX_SHORT_RATE_LIMIT_RETRIES
+                ):
+                    raise inngest.RetryAfterError(
+                        f"rate limited on page {page}", dt.timedelta(seconds=wait_s)
+                    ) from None
+                resume_after = _now() + dt.timedelta(seconds=wait_s or DEFAULT_PAUSE_S)
+                await repo.pause(
+                    data.query_id,
+                    ctx.run_id,
+                    error=f"rate limited on page {page}",
+                    code="rate_limited",
+                    resume_after=resume_after,
+                )
+                return {"status": "paused", "resume_after": resume_after.isoformat()}
+            except SourceError as exc:
+                await repo.fail(
+                    data.query_id, ctx.run_id, error=str(exc), code=exc.code, retriable=False
+                )
+                raise inngest.NonRetriableError(f"page {page}: {exc}") from None
+            stored = await repo.store_page(
+                data.query_id,
+                ctx.run_id,
+                page=page,
+                rows=fetched.rows,
+                next_cursor=fetched.next_cursor,
+                done=_is_last(fetched.next_cursor, page, query, fetched_rows=None),
+            )
+            state = stored.query
+            if not stored.stored and stored.reason == "not running":
+                return {"status": state.status}
+            done = state.status == "completed" or _is_last(
+                state.next_cursor, page, query, fetched_rows=state.rows_inserted
+            )
+            return {
+                "status": "stored",
+                "done": done,
+                "next_cursor": state.next_cursor,
+                "inserted": stored.inserted,
+                "rows": state.rows_inserted,
+            }
+
+        page = query.pages_completed + 1
+        cursor = query.next_cursor if query.pages_completed else source.first_cursor()
+        while True:
+            try:
+                outcome = await ctx.step.run(f"fetch-page-{page}", fetch_and_store, page, cursor)
+            except inngest.StepError as exc:
+                message = f"page {page} failed after retries: {exc.message}"
+
+                async def mark_failed(message: str) -> None:
+                    await repo.fail(
+                        data.query_id,
+                        ctx.run_id,
+                        error=message,
+                        code="source_unavailable",
+                        retriable=True,
+                    )
+
+                await ctx.step.run("mark-failed", mark_failed, message)
+                raise inngest.NonRetriableError(message) from None
+            if outcome["status"] == "paused":
+                if not config.auto_resume:
+                    return {
+                        "status": "paused",
+                        "page": page,
+                        "resume_after": outcome["resume_after"],
+                    }
+                await ctx.step.sleep_until(
+                    f"wait-rate-limit-{page}", dt.datetime.fromisoformat(outcome["resume_after"])
+                )
+
+                async def unpause() -> None:
+                    await repo.unpause(data.query_id, ctx.run_id)
+
+                await ctx.step.run(f"resume-page-{page}", unpause)
+                continue
+            if outcome["status"] != "stored":
+                return {"status": outcome["status"], "page": page}
+            if outcome["done"]:
+                if outcome.get("next_cursor") is not None:
+                    # stopped by maxPages/maxRows rather than by the source
+
+                    async def complete() -> None:
+                        await repo.complete(data.query_id, ctx.run_id)
+
+                    await ctx.step.run("complete", complete)
+                return {"status": "completed", "pages": page, "rows": outcome["rows"]}
+            cursor = outcome["next_cursor"]
+            if delay_s > 0:
+                await ctx.step.sleep(f"delay-after-page-{page}", dt.timedelta(seconds=delay_s))
+            page += 1
+
+    return [execute_query]
+
+
+def _is_last(next_cursor: Any, page: int, query: Query, *, fetched_rows: int | None) -> bool:
+    """No next page, or a limit reached (`fetched_rows` is the running total when known)."""
+    if next_cursor is None or page >= query.max_pages:
+        return True
+    return fetched_rows is not None and fetched_rows >= query.max_rows

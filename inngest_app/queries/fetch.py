@@ -1,0 +1,96 @@
+"""One page over HTTP, and what each kind of failure means for the query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from typing import Any
+
+import httpx
+
+from inngest_app.queries.sources import Page, Source, SourceError
+
+SHORT_RETRY_AFTER_S = 60.0  # at or below: retry the step; above: pause the query
+DEFAULT_PAUSE_S = 900.0  # a 429 that does not say when to come back
+
+
+class TransientError(Exception):
+    """Network trouble or a 5xx: the platform retries the step."""
+
+
+class RateLimited(Exception):
+    """HTTP 429; `retry_after_s` is what the API asked for (None if it did not say)."""
+
+    def __init__(self, retry_after_s: float | None) -> None:
+        super().__init__(f"rate limited (retry after {retry_after_s}s)")
+        self.retry_after_s = retry_after_s
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
+    """Seconds from `Retry-After` (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        return str(body.get("message") or error or body)[:200]
+    return str(body)[:200]
+
+
+def classify(response: httpx.Response, *, now: dt.datetime) -> None:
+    """Raise what a non-2xx answer means; return quietly for a 2xx."""
+    status = response.status_code
+    if status < 300:
+        return
+    if status == 429:
+        raise RateLimited(parse_retry_after(response.headers.get("retry-after"), now=now))
+    if status >= 500:
+        raise TransientError(f"source answered HTTP {status}: {_message(response)}")
+    message = _message(response)
+    if status in (401, 403) and "quota" not in message.lower() and "rate" not in message.lower():
+        raise SourceError("invalid credentials", code="invalid_credentials")
+    if status == 402 or "quota" in message.lower():
+        raise SourceError("quota exceeded", code="quota_exceeded")
+    raise SourceError(f"source answered HTTP {status}: {message}", code="client_error")
+
+
+async def fetch_page(
+    http: httpx.AsyncClient,
+    source: Source,
+    cursor: Any,
+    *,
+    authorization: str | None,
+    now: dt.datetime,
+) -> Page:
+    """Request the page at `cursor` and parse it; raises TransientError, RateLimited or
+    SourceError (permanent)."""
+    spec = source.request(cursor)
+    headers = dict(getattr(getattr(source, "config", None), "headers", {}) or {})
+    if authorization:
+        headers["Authorization"] = authorization
+    try:
+        response = await http.request(
+            spec.method, spec.url, params=spec.params or None, json=spec.json, headers=headers
+        )
+    except httpx.TransportError as exc:
+        raise TransientError(f"network error: {type(exc).__name__}: {exc}") from exc
+    classify(response, now=now)
+    return source.parse(response, cursor)

@@ -1,0 +1,221 @@
+"""The query API: start, watch (JSON or server-sent events), page through results, resume, cancel.
+
+Callers authenticate as in the monitoring API (Supabase JWT or the admin key); a user sees only
+their own queries (anyone else's is a 404, so ids leak nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import inngest
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
+from inngest_app.auth import AuthError, Caller, authenticate
+from inngest_app.events import describe_validation_error
+from inngest_app.queries.config import QueryConfig
+from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
+from inngest_app.serve import error_response
+from inngest_app.services import Services
+from inngest_app.store import StoreError
+
+logger = logging.getLogger(__name__)
+STREAM_POLL_S = 0.5
+STREAM_MAX_S = 3600.0
+RESULTS_MAX_LIMIT = 1000
+
+Handler = Callable[[Request, Caller, QueriesRepo], Awaitable[Response]]
+
+
+def present(query: Query) -> dict[str, Any]:
+    """The public view of a query (no run internals)."""
+    return {
+        "id": str(query.id),
+        "userId": query.user_id,
+        "status": query.status,
+        "pagesCompleted": query.pages_completed,
+        "rowsInserted": query.rows_inserted,
+        "maxPages": query.max_pages,
+        "maxRows": query.max_rows,
+        "lastError": query.last_error,
+        "errorCode": query.error_code,
+        "resumable": query.status == "paused" or (query.status == "failed" and query.retriable),
+        "resumeAfter": query.resume_after.isoformat() if query.resume_after else None,
+        "createdAt": query.created_at.isoformat(),
+        "updatedAt": query.updated_at.isoformat(),
+        "completedAt": query.completed_at.isoformat() if query.completed_at else None,
+    }
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The query API routes."""
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                caller = authenticate(request, services.settings)
+                return await handler(request, caller, QueriesRepo(services.transport))
+            except AuthError as exc:
+                return error_response(
+                    exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
+                )
+            except StoreError as exc:
+                logger.warning("query API store error: %s", exc)
+                return error_response(503, "store_unavailable", "storage is unavailable")
+
+        return endpoint
+
+    async def own_query(request: Request, caller: Caller, repo: QueriesRepo) -> Query | Response:
+        try:
+            query_id = uuid.UUID(request.path_params["query_id"])
+        except ValueError:
+            return error_response(404, "not_found", "no such query")
+        query = await repo.get(query_id)
+        if query is None or not (caller.is_admin or caller.user_id == query.user_id):
+            return error_response(404, "not_found", "no such query")
+        return query
+
+    async def send(name: str, data: dict[str, Any], event_id: str) -> None:
+        await services.inngest.send(inngest.Event(name=name, data=data, id=event_id))
+
+    async def start(repo: QueriesRepo, query: Query) -> Response:
+        event_id = f"query-{query.id}-{int(time.time() * 1000)}"
+        try:
+            await send(
+                QUERY_REQUESTED, {"query_id": str(query.id), "userId": query.user_id}, event_id
+            )
+        except Exception as exc:  # the event API is down: leave the query resumable
+            logger.error("could not send %s for query %s: %s", QUERY_REQUESTED, query.id, exc)
+            await repo.fail(
+                query.id,
+                None,
+                error="could not reach Inngest to start the query",
+                code="dispatch_failed",
+                retriable=True,
+            )
+            return error_response(503, "dispatch_failed", "could not start the query; resume it")
+        return JSONResponse(present(query), status_code=202)
+
+    async def run(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error_response(400, "invalid_json", "request body is not valid JSON")
+        if not isinstance(body, dict):
+            return error_response(400, "invalid_body", "request body must be a JSON object")
+        user_id = caller.user_id
+        if "userId" in body:
+            requested = body.pop("userId")
+            if not caller.is_admin and requested != caller.user_id:
+                return error_response(403, "forbidden", "you may only start your own queries")
+            user_id = str(requested)
+        if user_id is None:
+            return error_response(400, "invalid_body", "userId: required for admin callers")
+        try:
+            config = QueryConfig.model_validate(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid_config", describe_validation_error(exc))
+        if (
+            config.credential
+            and config.credential.lower() not in services.settings.query_credentials
+        ):
+            return error_response(
+                400, "invalid_config", f"credential: unknown credential {config.credential!r}"
+            )
+        query = await repo.create(
+            user_id=user_id,
+            config=config.model_dump(mode="json"),
+            max_pages=config.max_pages,
+            max_rows=config.max_rows,
+        )
+        return await start(repo, query)
+
+    async def status(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        query = await own_query(request, caller, repo)
+        return query if isinstance(query, Response) else JSONResponse(present(query))
+
+    async def results(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        query = await own_query(request, caller, repo)
+        if isinstance(query, Response):
+            return query
+        params = request.query_params
+        unknown = set(params) - {"limit", "after"}
+        if unknown:
+            return error_response(400, "invalid_parameter", f"{sorted(unknown)[0]}: unknown")
+        try:
+            limit = int(params.get("limit", "100"))
+            after = int(params["after"]) if "after" in params else None
+        except ValueError:
+            return error_response(400, "invalid_parameter", "limit and after must be integers")
+        if not 1 <= limit <= RESULTS_MAX_LIMIT:
+            return error_response(400, "invalid_parameter", f"limit: 1 to {RESULTS_MAX_LIMIT}")
+        page = await repo.results(query.id, after=after, limit=limit)
+        return JSONResponse(page.model_dump(mode="json"))
+
+    async def resume(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        query = await own_query(request, caller, repo)
+        if isinstance(query, Response):
+            return query
+        resumed = await repo.resume(query.id)
+        if resumed is None:
+            return error_response(409, "not_resumable", f"a {query.status} query cannot resume")
+        return await start(repo, resumed)
+
+    async def cancel(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        query = await own_query(request, caller, repo)
+        if isinstance(query, Response):
+            return query
+        cancelled = await repo.cancel(query.id)
+        if cancelled is None:
+            return error_response(409, "not_cancellable", f"the query is already {query.status}")
+        try:
+            await send(QUERY_CANCELLED, {"query_id": str(query.id)}, f"query-{query.id}-cancel")
+        except Exception as exc:  # the status is already cancelled: no page will be stored
+            logger.error("could not send %s for query %s: %s", QUERY_CANCELLED, query.id, exc)
+        return JSONResponse(present(cancelled))
+
+    async def stream(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
+        query = await own_query(request, caller, repo)
+        if isinstance(query, Response):
+            return query
+        return StreamingResponse(
+            _progress(repo, query),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    prefix = "/api/queries"
+    return [
+        Route(f"{prefix}/run", guarded(run), methods=["POST"]),
+        Route(f"{prefix}/{{query_id}}", guarded(status), methods=["GET"]),
+        Route(f"{prefix}/{{query_id}}/results", guarded(results), methods=["GET"]),
+        Route(f"{prefix}/{{query_id}}/resume", guarded(resume), methods=["POST"]),
+        Route(f"{prefix}/{{query_id}}/cancel", guarded(cancel), methods=["POST"]),
+        Route(f"{prefix}/{{query_id}}/stream", guarded(stream), methods=["GET"]),
+    ]
+
+
+async def _progress(repo: QueriesRepo, query: Query) -> AsyncIterator[bytes]:
+    """`progress` events whenever the query changes; the last one carries a terminal status."""
+    last: dict[str, Any] | None = None
+    deadline = time.monotonic() + STREAM_MAX_S
+    current: Query | None = query
+    while current is not None and time.monotonic() < deadline:
+        view = present(current)
+        if view != last:
+            yield f"event: progress\ndata: {json.dumps(view)}\n\n".encode()
+            last = view
+        if current.status in TERMINAL or current.status == "paused":
+            return
+        await asyncio.sleep(STREAM_POLL_S)
+        current = await repo.get(query.id)

@@ -1,0 +1,111 @@
+"""Queries on a real Postgres: the claim CAS, and the page write as one atomic, idempotent unit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from inngest_app.repos.queries import QueriesRepo
+from inngest_app.store import PostgresTransport
+from inngest_app.store.postgres import create_pool
+from inngest_app.store.transport import init_connection
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=3)
+    yield pool
+    await pool.close()
+
+
+def _rows(page: int, n: int = 3) -> list[dict[str, object]]:
+    return [{"key": f"{page}-{i}", "row": {"id": f"{page}-{i}", "page": page}} for i in range(n)]
+
+
+async def test_claim_is_a_compare_and_set(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    first = await repo.claim(query.id, "run-a")
+    again = await repo.claim(query.id, "run-a")
+    rival = await repo.claim(query.id, "run-b")
+    assert first.claimed and again.claimed and not rival.claimed
+    assert rival.query.run_id == "run-a"
+
+
+async def test_a_replayed_page_counts_once(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    stored = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
+                                   done=False)
+    replay = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
+                                   done=False)
+    assert stored.stored and stored.inserted == 3
+    assert not replay.stored and replay.reason == "already stored"
+    assert replay.query.rows_inserted == 3 and replay.query.pages_completed == 1
+    assert await pool.fetchval("select count(*) from query_results") == 3
+
+
+async def test_a_crash_between_fetch_and_commit_loses_and_double_counts_nothing(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    # The page write runs, but the process dies before its transaction commits.
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    transaction = conn.transaction()
+    await transaction.start()
+    await conn.fetchval(
+        "select query_store_page($1, 'run', 1, $2::jsonb, '2'::jsonb, false)", query.id, _rows(1)
+    )
+    inside = await conn.fetchval("select count(*) from query_results")
+    await pool.execute("select pg_terminate_backend($1)", conn.get_server_pid())
+    conn.terminate()
+    assert inside == 3  # the rows were written, uncommitted
+    assert await pool.fetchval("select count(*) from query_results") == 0
+    after_crash = await repo.get(query.id)
+    assert after_crash is not None and after_crash.pages_completed == 0
+    # The platform retries the step: the page is written exactly once.
+    retried = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
+                                    done=False)
+    assert retried.stored and retried.query.rows_inserted == 3
+    assert await pool.fetchval("select count(*) from query_results") == 3
+
+
+async def test_rows_seen_on_an_earlier_page_are_not_counted_again(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False)
+    overlap = [*_rows(1)[:1], *_rows(2)]
+    stored = await repo.store_page(query.id, "run", page=2, rows=overlap, next_cursor=None,
+                                   done=True)
+    assert stored.inserted == 3 and stored.query.rows_inserted == 6
+    assert stored.query.status == "completed"
+
+
+async def test_a_cancelled_query_stores_nothing_more(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    assert await repo.cancel(query.id) is not None
+    stored = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
+                                   done=False)
+    assert not stored.stored and stored.query.status == "cancelled"
+    assert await pool.fetchval("select count(*) from query_results") == 0
+    assert await repo.resume(query.id) is None  # cancelled is final
+
+
+async def test_results_are_paged_by_keyset(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    await repo.store_page(query.id, "run", page=1, rows=_rows(1, 5), next_cursor=None, done=True)
+    first = await repo.results(query.id, after=None, limit=3)
+    second = await repo.results(query.id, after=first.next, limit=3)
+    assert [r.key for r in first.rows + second.rows] == [f"1-{i}" for i in range(5)]
+    assert second.next is None
