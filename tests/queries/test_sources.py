@@ -19,16 +19,27 @@ FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-def _response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None,
-              url: str = "https://api.acme.test/items") -> httpx.Response:
+def _response(
+    body: Any,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    url: str = "https://api.acme.test/items",
+) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.Response(status, content=content, headers=headers or {},
-                          request=httpx.Request("GET", url))
+    return httpx.Response(
+        status, content=content, headers=headers or {}, request=httpx.Request("GET", url)
+    )
 
 
 def _http(**overrides: Any) -> HttpJson:
-    config = {"url": "https://api.acme.test/items", "results_path": "data.items",
-              "row_key": "id", "pagination": {"style": "page", "size": 2}, **overrides}
+    config = {
+        "url": "https://api.acme.test/items",
+        "results_path": "data.items",
+        "row_key": "id",
+        "pagination": {"style": "page", "size": 2},
+        **overrides,
+    }
     return HttpJson(HttpJsonSource.model_validate(config))
 
 
@@ -54,22 +65,33 @@ def test_offset_and_cursor_pagination() -> None:
 
 def test_link_header_pagination_on_githubs_recorded_pages() -> None:
     recording = json.loads(
-        (FIXTURES / "github/rest/recorded/pygithub/issues.list-comments.paginated.2024-03.json")
-        .read_text()
+        (
+            FIXTURES / "github/rest/recorded/pygithub/issues.list-comments.paginated.2024-03.json"
+        ).read_text()
     )
-    source = HttpJson(HttpJsonSource.model_validate({
-        "url": recording[0]["request"]["url"], "row_key": "id", "pagination": {"style": "link"},
-    }))
+    source = HttpJson(
+        HttpJsonSource.model_validate(
+            {
+                "url": recording[0]["request"]["url"],
+                "row_key": "id",
+                "pagination": {"style": "link"},
+            }
+        )
+    )
     cursor, keys = source.first_cursor(), []
     for exchange in recording:
         spec = source.request(cursor)
         assert spec.url.split("?")[0].endswith("/comments")
         response = exchange["response"]
         # the recording stores decoded bodies: drop the wire encodings
-        headers = {k: v for k, v in response["headers"]
-                   if k.lower() not in ("content-encoding", "transfer-encoding")}
-        page = source.parse(_response(response["body"], headers=headers,
-                                      url=exchange["request"]["url"]), cursor)
+        headers = {
+            k: v
+            for k, v in response["headers"]
+            if k.lower() not in ("content-encoding", "transfer-encoding")
+        }
+        page = source.parse(
+            _response(response["body"], headers=headers, url=exchange["request"]["url"]), cursor
+        )
         keys.extend(r["key"] for r in page.rows)
         cursor = page.next_cursor
     assert cursor is None  # the last page has no rel="next"
@@ -146,10 +168,28 @@ def test_transient_and_rate_limit_errors() -> None:
     ("config", "field"),
     [
         ({"source": {"kind": "http", "row_key": "id"}}, "source.http.url"),
-        ({"source": {"kind": "http", "url": "https://a.test", "row_key": "id",
-                     "pagination": {"style": "sideways"}}}, "pagination"),
-        ({"source": {"kind": "http", "url": "https://a.test", "row_key": "id",
-                     "headers": {"Authorization": "Bearer x"}}}, "named credential"),
+        (
+            {
+                "source": {
+                    "kind": "http",
+                    "url": "https://a.test",
+                    "row_key": "id",
+                    "pagination": {"style": "sideways"},
+                }
+            },
+            "pagination",
+        ),
+        (
+            {
+                "source": {
+                    "kind": "http",
+                    "url": "https://a.test",
+                    "row_key": "id",
+                    "headers": {"Authorization": "Bearer x"},
+                }
+            },
+            "named credential",
+        ),
         ({"source": {"kind": "ftp"}}, "source"),
     ],
 )

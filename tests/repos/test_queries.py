@@ -38,10 +38,12 @@ async def test_a_replayed_page_counts_once(pool: asyncpg.Pool) -> None:
     repo = QueriesRepo(PostgresTransport(pool))
     query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
     await repo.claim(query.id, "run")
-    stored = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
-                                   done=False)
-    replay = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
-                                   done=False)
+    stored = await repo.store_page(
+        query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+    )
+    replay = await repo.store_page(
+        query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+    )
     assert stored.stored and stored.inserted == 3
     assert not replay.stored and replay.reason == "already stored"
     assert replay.query.rows_inserted == 3 and replay.query.pages_completed == 1
@@ -70,8 +72,9 @@ async def test_a_crash_between_fetch_and_commit_loses_and_double_counts_nothing(
     after_crash = await repo.get(query.id)
     assert after_crash is not None and after_crash.pages_completed == 0
     # The platform retries the step: the page is written exactly once.
-    retried = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
-                                    done=False)
+    retried = await repo.store_page(
+        query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+    )
     assert retried.stored and retried.query.rows_inserted == 3
     assert await pool.fetchval("select count(*) from query_results") == 3
 
@@ -82,8 +85,9 @@ async def test_rows_seen_on_an_earlier_page_are_not_counted_again(pool: asyncpg.
     await repo.claim(query.id, "run")
     await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False)
     overlap = [*_rows(1)[:1], *_rows(2)]
-    stored = await repo.store_page(query.id, "run", page=2, rows=overlap, next_cursor=None,
-                                   done=True)
+    stored = await repo.store_page(
+        query.id, "run", page=2, rows=overlap, next_cursor=None, done=True
+    )
     assert stored.inserted == 3 and stored.query.rows_inserted == 6
     assert stored.query.status == "completed"
 
@@ -93,8 +97,9 @@ async def test_a_cancelled_query_stores_nothing_more(pool: asyncpg.Pool) -> None
     query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
     await repo.claim(query.id, "run")
     assert await repo.cancel(query.id) is not None
-    stored = await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2,
-                                   done=False)
+    stored = await repo.store_page(
+        query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+    )
     assert not stored.stored and stored.query.status == "cancelled"
     assert await pool.fetchval("select count(*) from query_results") == 0
     assert await repo.resume(query.id) is None  # cancelled is final

@@ -1,0 +1,327 @@
+"""`execute-query` end to end: the test executor drives the app, respx plays the source API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.harness import Live, LiveFactory
+
+API = "https://api.acme.test/items"
+JWT_SECRET = "test-jwt-secret-with-enough-length-0123"
+USER = "user-1"
+PER_PAGE = 20
+
+
+def token(user: str = USER) -> dict[str, str]:
+    claims = {"sub": user, "exp": int(time.time()) + 3600, "aud": "authenticated"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source": {
+            "kind": "http",
+            "url": API,
+            "results_path": "items",
+            "row_key": "id",
+            "pagination": {"style": "page", "size": PER_PAGE},
+        },
+        "credential": "acme",
+        "page_delay_s": 2,
+    }
+    body.update(overrides)
+    return body
+
+
+def pages_api(
+    total_pages: int, faults: dict[int, list[httpx.Response | Exception]] | None = None
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[int]]:
+    """A page-numbered API of `total_pages` full pages; `faults[page]` answers first, in order."""
+    faults = {page: list(answers) for page, answers in (faults or {}).items()}
+    calls: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer acme-token"
+        page = int(request.url.params["page"])
+        calls.append(page)
+        if faults.get(page):
+            fault = faults[page].pop(0)
+            if isinstance(fault, Exception):
+                raise fault
+            return fault
+        items = (
+            []
+            if page > total_pages
+            else [
+                {"id": f"p{page}-{i}", "title": f"row {i} of page {page}"} for i in range(PER_PAGE)
+            ]
+        )
+        return httpx.Response(200, json={"items": items, "page": page})
+
+    return answer, calls
+
+
+async def _start(live: Live, body: dict[str, Any]) -> str:
+    response = await live.api.post("/api/queries/run", json=body, headers=token())
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def _status(live: Live, query_id: str) -> dict[str, Any]:
+    response = await live.api.get(f"/api/queries/{query_id}", headers=token())
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _keys(live: Live, query_id: str) -> list[str]:
+    rows = await live.pool.fetch(
+        "select row_key from query_results where query_id = $1 order by id", query_id
+    )
+    return [r["row_key"] for r in rows]
+
+
+def _settings() -> dict[str, Any]:
+    return {"supabase_jwt_secret": JWT_SECRET, "query_credentials": {"acme": "Bearer acme-token"}}
+
+
+async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(5)
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle(advance_clock=False)  # page 1, then the first sleep
+        mid = await _status(live, query_id)
+        assert mid["status"] == "running" and mid["pagesCompleted"] == 1
+        assert mid["rowsInserted"] == PER_PAGE
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        page_steps = [n for n in run.step_names() if n.startswith("fetch-page-")]
+        sleeps = run.step_names("Sleep")
+        final = await _status(live, query_id)
+        assert final["status"] == "completed"
+        keys = await _keys(live, query_id)
+        assert len(keys) == len(set(keys)) == final["rowsInserted"] == 5 * PER_PAGE
+        # page 6 is the empty page that ends the query: 6 fetches, a sleep between each pair
+        assert page_steps == [f"fetch-page-{n}" for n in range(1, 7)]
+        assert sleeps == [f"delay-after-page-{n}" for n in range(1, 6)]
+        assert calls == list(range(1, 7))
+
+
+async def test_exactly_five_page_steps_and_four_sleeps_when_the_source_says_it_is_done(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**_settings()) as live:
+        rows = {n: [{"id": f"r{n}-{i}"} for i in range(3)] for n in range(1, 6)}
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            cursor = request.url.params.get("cursor", "1")
+            n = int(cursor)
+            return httpx.Response(
+                200, json={"items": rows[n], "next": str(n + 1) if n < 5 else None}
+            )
+
+        live.mock.get(API).mock(side_effect=answer)
+        body = config(
+            source={
+                "kind": "http",
+                "url": API,
+                "results_path": "items",
+                "row_key": "id",
+                "pagination": {"style": "cursor", "next_path": "next"},
+            }
+        )
+        query_id = await _start(live, body)
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert [n for n in run.step_names() if n.startswith("fetch-page-")] == [
+            f"fetch-page-{n}" for n in range(1, 6)
+        ]
+        assert len(run.step_names("Sleep")) == 4
+        assert sorted(await _keys(live, query_id)) == sorted(
+            r["id"] for page in rows.values() for r in page
+        )
+
+
+async def _run_to_end(live: Live, body: dict[str, Any]) -> tuple[str, list[str]]:
+    query_id = await _start(live, body)
+    await live.executor.run_until_idle()
+    return query_id, await _keys(live, query_id)
+
+
+async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(5, {3: [httpx.Response(429, headers={"Retry-After": "3600"})]})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle()
+        paused = await _status(live, query_id)
+        assert paused["status"] == "paused" and paused["pagesCompleted"] == 2
+        assert paused["errorCode"] == "rate_limited" and paused["resumable"]
+        resume_after = dt.datetime.fromisoformat(paused["resumeAfter"])
+        assert resume_after > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=55)
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 202
+        await live.executor.run_until_idle()
+        done = await _status(live, query_id)
+        assert done["status"] == "completed"
+        second = live.executor.runs("execute-query")[-1]
+        assert second.step_names()[1] == "fetch-page-3"  # after the claim, from the checkpoint
+        keys = await _keys(live, query_id)
+        # the same as a run without the pause: every row once, none missing
+        baseline_answer, _ = pages_api(5)
+        live.mock.get(API).mock(side_effect=baseline_answer)
+        _, baseline = await _run_to_end(live, config())
+        assert sorted(keys) == sorted(baseline) and len(keys) == len(set(keys)) == 5 * PER_PAGE
+        assert calls.count(3) == 2
+
+
+async def test_auto_resume_sleeps_until_the_rate_limit_lifts(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        answer, _ = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "7200"})]})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id, keys = await _run_to_end(live, config(auto_resume=True))
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert "wait-rate-limit-2" in run.step_names("Sleep")
+        assert len(keys) == 3 * PER_PAGE
+        assert (await _status(live, query_id))["status"] == "completed"
+
+
+async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(2, {2: [httpx.Response(429, headers={"Retry-After": "5"})]})
+        live.mock.get(API).mock(side_effect=answer)
+        start = live.clock.now()
+        query_id, keys = await _run_to_end(live, config(page_delay_s=0))
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed" and run.retries == 1
+        assert live.clock.now() - start >= 5
+        assert len(keys) == 2 * PER_PAGE and calls.count(2) == 2
+
+
+async def test_network_errors_twice_then_success(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        failures: list[httpx.Response | Exception] = [
+            httpx.ConnectError("connection refused"),
+            httpx.Response(503, json={"error": "busy"}),
+        ]
+        answer, calls = pages_api(3, {2: failures})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id, keys = await _run_to_end(live, config())
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert run.retries == 2
+        attempts = [r.attempt for r in run.step_log if r.name == "fetch-page-2"]
+        assert attempts == [0, 1, 2]
+        assert len(keys) == 3 * PER_PAGE and calls.count(2) == 3
+
+
+async def test_source_down_for_good_fails_retriably(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        answer, _ = pages_api(3, {1: [httpx.Response(500, json={"error": "down"})] * 4})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle()
+        failed = await _status(live, query_id)
+        assert failed["status"] == "failed" and failed["errorCode"] == "source_unavailable"
+        assert failed["resumable"]
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 202
+        await live.executor.run_until_idle()
+        assert (await _status(live, query_id))["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (401, "invalid credentials", "invalid_credentials"),
+        (402, "quota exceeded", "quota_exceeded"),
+        (404, "HTTP 404", "client_error"),
+    ],
+)
+async def test_permanent_errors_fail_without_retry(
+    start_live: LiveFactory, status: int, message: str, code: str
+) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(3, {2: [httpx.Response(status, json={"message": "nope"})]})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "failed" and run.retries == 0
+        failed = await _status(live, query_id)
+        assert failed["status"] == "failed" and message in failed["lastError"]
+        assert failed["errorCode"] == code and not failed["resumable"]
+        assert calls == [1, 2]
+        assert failed["rowsInserted"] == PER_PAGE  # page 1 kept, nothing partial
+
+
+async def test_cancel_mid_run_stops_fetching(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(5)
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle(advance_clock=False)
+        assert calls == [1]
+        cancelled = await live.api.post(f"/api/queries/{query_id}/cancel", headers=token())
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "cancelled"
+        assert calls == [1]
+        assert (await _status(live, query_id))["status"] == "cancelled"
+        again = await live.api.post(f"/api/queries/{query_id}/cancel", headers=token())
+        assert again.status_code == 409
+
+
+async def test_registration_asks_for_one_run_per_query_and_cancellation(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**_settings()) as live:
+        config_ = live.executor.functions["inngest-app-execute-query"]
+        assert config_["concurrency"] == [{"limit": 1, "key": "event.data.query_id"}]
+        assert config_["cancel"] == [
+            {"event": "query/execute.cancelled", "if": "async.data.query_id == event.data.query_id"}
+        ]
+        assert config_["steps"]["step"]["retries"]["attempts"] == 3
+
+
+async def test_a_double_start_runs_one_loop(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        answer, calls = pages_api(2)
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config(page_delay_s=0))
+        # a second delivery of the start event (another id, as a double resume would send)
+        await live.executor.send(
+            {"name": "query/execute.requested", "data": {"query_id": query_id}}
+        )
+        await live.executor.run_until_idle()
+        first, second = live.executor.runs("execute-query")
+        assert {first.output["status"], second.output["status"]} >= {"completed"}
+        skipped = [r for r in (first, second) if "skipped" in (r.output or {})]
+        assert len(skipped) == 1
+        assert calls == [1, 2, 3]
+
+
+async def test_malformed_event_fails_naming_the_field(start_live: LiveFactory) -> None:
+    async with start_live(**_settings()) as live:
+        await live.executor.send(
+            {"name": "query/execute.requested", "data": {"query_id": "not-a-uuid"}}
+        )
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "failed" and run.retries == 0
+        assert "query_id" in run.error["message"]
