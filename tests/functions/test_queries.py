@@ -3,69 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from tests.harness import Live, LiveFactory
-
-API = "https://api.acme.test/items"
-JWT_SECRET = "test-jwt-secret-with-enough-length-0123"
-USER = "user-1"
-PER_PAGE = 20
-
-
-def token(user: str = USER) -> dict[str, str]:
-    claims = {"sub": user, "exp": int(time.time()) + 3600, "aud": "authenticated"}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
-
-
-def config(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "source": {
-            "kind": "http",
-            "url": API,
-            "results_path": "items",
-            "row_key": "id",
-            "pagination": {"style": "page", "size": PER_PAGE},
-        },
-        "credential": "acme",
-        "page_delay_s": 2,
-    }
-    body.update(overrides)
-    return body
-
-
-def pages_api(
-    total_pages: int, faults: dict[int, list[httpx.Response | Exception]] | None = None
-) -> tuple[Callable[[httpx.Request], httpx.Response], list[int]]:
-    """A page-numbered API of `total_pages` full pages; `faults[page]` answers first, in order."""
-    faults = {page: list(answers) for page, answers in (faults or {}).items()}
-    calls: list[int] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"] == "Bearer acme-token"
-        page = int(request.url.params["page"])
-        calls.append(page)
-        if faults.get(page):
-            fault = faults[page].pop(0)
-            if isinstance(fault, Exception):
-                raise fault
-            return fault
-        items = (
-            []
-            if page > total_pages
-            else [
-                {"id": f"p{page}-{i}", "title": f"row {i} of page {page}"} for i in range(PER_PAGE)
-            ]
-        )
-        return httpx.Response(200, json={"items": items, "page": page})
-
-    return answer, calls
+from tests.queries.support import API, PER_PAGE, config, pages_api, query_settings, token
 
 
 async def _start(live: Live, body: dict[str, Any]) -> str:
@@ -87,14 +31,10 @@ async def _keys(live: Live, query_id: str) -> list[str]:
     return [r["row_key"] for r in rows]
 
 
-def _settings() -> dict[str, Any]:
-    return {"supabase_jwt_secret": JWT_SECRET, "query_credentials": {"acme": "Bearer acme-token"}}
-
-
 async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
     start_live: LiveFactory,
 ) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5)
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config())
@@ -120,7 +60,7 @@ async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
 async def test_exactly_five_page_steps_and_four_sleeps_when_the_source_says_it_is_done(
     start_live: LiveFactory,
 ) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         rows = {n: [{"id": f"r{n}-{i}"} for i in range(3)] for n in range(1, 6)}
 
         def answer(request: httpx.Request) -> httpx.Response:
@@ -162,7 +102,7 @@ async def _run_to_end(live: Live, body: dict[str, Any]) -> tuple[str, list[str]]
 async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
     start_live: LiveFactory,
 ) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5, {3: [httpx.Response(429, headers={"Retry-After": "3600"})]})
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config())
@@ -189,7 +129,7 @@ async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
 
 
 async def test_auto_resume_sleeps_until_the_rate_limit_lifts(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, _ = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "7200"})]})
         live.mock.get(API).mock(side_effect=answer)
         query_id, keys = await _run_to_end(live, config(auto_resume=True))
@@ -201,7 +141,7 @@ async def test_auto_resume_sleeps_until_the_rate_limit_lifts(start_live: LiveFac
 
 
 async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(2, {2: [httpx.Response(429, headers={"Retry-After": "5"})]})
         live.mock.get(API).mock(side_effect=answer)
         start = live.clock.now()
@@ -213,7 +153,7 @@ async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactor
 
 
 async def test_network_errors_twice_then_success(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         failures: list[httpx.Response | Exception] = [
             httpx.ConnectError("connection refused"),
             httpx.Response(503, json={"error": "busy"}),
@@ -230,7 +170,7 @@ async def test_network_errors_twice_then_success(start_live: LiveFactory) -> Non
 
 
 async def test_source_down_for_good_fails_retriably(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, _ = pages_api(3, {1: [httpx.Response(500, json={"error": "down"})] * 4})
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config())
@@ -255,7 +195,7 @@ async def test_source_down_for_good_fails_retriably(start_live: LiveFactory) -> 
 async def test_permanent_errors_fail_without_retry(
     start_live: LiveFactory, status: int, message: str, code: str
 ) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(3, {2: [httpx.Response(status, json={"message": "nope"})]})
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config())
@@ -270,7 +210,7 @@ async def test_permanent_errors_fail_without_retry(
 
 
 async def test_cancel_mid_run_stops_fetching(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5)
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config())
@@ -290,7 +230,7 @@ async def test_cancel_mid_run_stops_fetching(start_live: LiveFactory) -> None:
 async def test_registration_asks_for_one_run_per_query_and_cancellation(
     start_live: LiveFactory,
 ) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         config_ = live.executor.functions["inngest-app-execute-query"]
         assert config_["concurrency"] == [{"limit": 1, "key": "event.data.query_id"}]
         assert config_["cancel"] == [
@@ -300,7 +240,7 @@ async def test_registration_asks_for_one_run_per_query_and_cancellation(
 
 
 async def test_a_double_start_runs_one_loop(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         answer, calls = pages_api(2)
         live.mock.get(API).mock(side_effect=answer)
         query_id = await _start(live, config(page_delay_s=0))
@@ -317,7 +257,7 @@ async def test_a_double_start_runs_one_loop(start_live: LiveFactory) -> None:
 
 
 async def test_malformed_event_fails_naming_the_field(start_live: LiveFactory) -> None:
-    async with start_live(**_settings()) as live:
+    async with start_live(**query_settings()) as live:
         await live.executor.send(
             {"name": "query/execute.requested", "data": {"query_id": "not-a-uuid"}}
         )
