@@ -1,8 +1,9 @@
 """Stripe webhook: server-side latency and sustained deliveries/s, with nothing lost.
 
-The app runs under uvicorn in its own process on loopback, against a migrated embedded Postgres
-and the project's test executor (its event API receives what the webhook sends; no app is synced,
-so no function runs compete for the machine). A pure-ASGI wrapper around the app times each
+Three processes on loopback: the app under uvicorn, against a migrated embedded Postgres; the
+project's test executor under uvicorn, whose event API receives what the webhook sends (no app is
+synced with it, so no function runs compete for the machine) and counts every id it is sent; and
+this one, the load generator (httpx). A pure-ASGI wrapper around the app times each
 request inside the server (first byte received by the app → last byte of the answer), and serves
 a bare `200` endpoint, `/__bench/ok`, as the baseline: same process, same uvicorn, same client,
 same body, no work. Phases:
@@ -22,7 +23,6 @@ import json
 import multiprocessing
 import os
 import socket
-import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -187,19 +187,21 @@ async def _throughput(client: httpx.AsyncClient, load: Load) -> tuple[float, lis
     return THROUGHPUT_CALLS / wall, samples.get("/api/stripe/webhook", []), redeliveries
 
 
-async def _wait_until_up(client: httpx.AsyncClient, seconds: float = 30) -> None:
+async def _wait_until_up(
+    client: httpx.AsyncClient, url: str = "/healthz?ready=1", seconds: float = 30
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if (await client.get("/healthz", params={"ready": "1"})).status_code == 200:
+            if (await client.get(url)).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.1)
-    raise RuntimeError("the app did not come up")
+    raise RuntimeError(f"{url} did not come up")
 
 
-async def _measure(dsn: str, event_api_url: str, received: Callable[[], Counter[str]]) -> None:
+async def _measure(dsn: str, event_api_url: str) -> None:
     port = _free_port()
     server = multiprocessing.get_context("spawn").Process(
         target=_serve, args=(dsn, event_api_url, port), daemon=True
@@ -211,6 +213,7 @@ async def _measure(dsn: str, event_api_url: str, received: Callable[[], Counter[
             base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits
         ) as client:
             await _wait_until_up(client)
+            await _wait_until_up(client, f"{event_api_url}/health")
             load = Load()
             await _latency(client, load, "/api/stripe/webhook", WARMUP)
             await _latency(client, load, "/__bench/ok", WARMUP)
@@ -218,13 +221,16 @@ async def _measure(dsn: str, event_api_url: str, received: Callable[[], Counter[
             base = await _latency(client, load, "/__bench/ok", LATENCY_CALLS)
             rate, loaded, redeliveries = await _throughput(client, load)
             base_rate = await _baseline_rate(client, load)
+            report = (await client.get(f"{event_api_url}/__bench/received")).json()
     finally:
         server.terminate()
         server.join(10)
 
-    got = received()
+    got: Counter[str] = Counter(report["received"])
+    kept: list[str] = report["kept"]
     lost = sum(max(0, n - got.get(i, 0)) for i, n in load.accepted.items())
     extra = sum(max(0, got.get(i, 0) - load.accepted.get(i, 0)) for i in got)
+    print(f"{os.cpu_count()} CPUs shared by the app, the executor, Postgres and the load generator")
     print(f"server-side latency, one delivery at a time ({LATENCY_CALLS} each, ms):")
     print(f"  webhook   p50 {_pct(hook, 0.5):6.2f}  p99 {_pct(hook, 0.99):6.2f}")
     print(f"  bare 200  p50 {_pct(base, 0.5):6.2f}  p99 {_pct(base, 0.99):6.2f}  (baseline)")
@@ -239,6 +245,7 @@ async def _measure(dsn: str, event_api_url: str, received: Callable[[], Counter[
         f"accounting: {sum(load.accepted.values())} accepted, refused {dict(load.refused) or 0}, "
         f"event API received {sum(got.values())}: lost {lost}, extra {extra}"
     )
+    print(f"  the executor kept {len(kept)} events under {len(set(kept))} distinct ids")
     print(f"target p50 < 5 ms: {'met' if _pct(hook, 0.5) < 5 else 'NOT met'}")
 
 
@@ -254,36 +261,74 @@ async def _baseline_rate(client: httpx.AsyncClient, load: Load) -> float:
     return THROUGHPUT_CALLS / (time.perf_counter() - started)
 
 
+class EventCounter:
+    """Wraps the executor's ASGI app and counts every event id POSTed to its event API
+    (redeliveries included, which the executor then drops by id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.received: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/e/"):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            events = json.loads(body)
+            for event in events if isinstance(events, list) else [events]:
+                self.received[str(event.get("id"))] += 1
+        except (ValueError, AttributeError):
+            pass
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return {"type": "http.disconnect"}
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _serve_event_api(port: int) -> None:
+    """The event API process: the test executor, counting what it receives."""
+    import uvicorn
+
+    from inngest_app.testing import TestExecutor
+
+    # No app is synced with it: events are accepted (and deduplicated) but start no runs.
+    executor = TestExecutor()
+    counter = EventCounter(executor.asgi)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/__bench/received":
+            kept = [e["id"] for e in executor.events]
+            body = json.dumps({"received": counter.received, "kept": kept}).encode()
+            await _respond(send, body)
+            return
+        await counter(scope, receive, send)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     """Run the benchmark and print its report."""
-    with migrated_database() as dsn:
-        asyncio.run(_with_event_api(dsn))
-
-
-async def _with_event_api(dsn: str) -> None:
-    # TEMPORARY stand-in until the test executor lands.
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    got: Counter[str] = Counter()
-
-    async def events(request: Request) -> JSONResponse:
-        body = json.loads(await request.body())
-        body = body if isinstance(body, list) else [body]
-        got.update(e["id"] for e in body)
-        return JSONResponse({"ids": [e["id"] for e in body], "status": 200})
-
     port = _free_port()
-    app = Starlette(routes=[Route("/e/{key}", events, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    event_api = multiprocessing.get_context("spawn").Process(
+        target=_serve_event_api, args=(port,), daemon=True
+    )
+    event_api.start()
     try:
-        await _measure(dsn, f"http://127.0.0.1:{port}", lambda: got)
+        with migrated_database() as dsn:
+            asyncio.run(_measure(dsn, f"http://127.0.0.1:{port}"))
     finally:
-        server.should_exit = True
-        await task
+        event_api.terminate()
+        event_api.join(10)

@@ -7,11 +7,15 @@ from typing import Any
 
 import inngest
 
-from functions import ping
+from functions import ping, queries, stripe
 from inngest_app.services import Services
 
 # Each family contributes a `build(services) -> list[Function]`; add new families here.
-FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (ping.build,)
+FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (
+    ping.build,
+    queries.build,
+    stripe.build,
+)
 
 
 class DuplicateFunctionError(ValueError):

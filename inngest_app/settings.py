@@ -140,6 +140,14 @@ class Settings(BaseSettings):
         return self.inngest_base_url if self.inngest_dev else None
 
     @property
+    def stripe_webhook_secrets(self) -> list[str]:
+        """The webhook signing secrets: several, comma-separated, while a rotation is under way."""
+        if self.stripe_webhook_secret is None:
+            return []
+        raw = self.stripe_webhook_secret.get_secret_value()
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    @property
     def uses_supabase_rest(self) -> bool:
         """Data operations go through PostgREST when Supabase is configured and no DSN is."""
         return self.database_url is None and self.supabase_url is not None
@@ -155,6 +163,7 @@ class Settings(BaseSettings):
                 values.extend(
                     v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)
                 )
+        values.extend(self.stripe_webhook_secrets)  # each one alone, not only the joined list
         return [v for v in values if len(v) >= 6]
 
 

@@ -80,9 +80,13 @@ alter table public.stripe_deliveries enable row level security;
 -- ---------------------------------------------------------------------------------------------
 -- Deliveries
 
+-- The delivery log does not wait for its commit to reach disk (`synchronous_commit` off, for
+-- these transactions only): the webhook answers only once Inngest holds the event, so a crash
+-- in that window loses a log row, never an event; the billing writes below stay fully durable.
 create or replace function public.stripe_record_delivery(
     p_event_id text, p_type text, p_created timestamptz, p_livemode boolean, p_body text
 ) returns jsonb language sql as $$
+    select set_config('synchronous_commit', 'off', true);
     insert into public.stripe_deliveries as d (event_id, type, created, livemode, body)
     values (p_event_id, p_type, p_created, p_livemode, p_body)
     on conflict (event_id) do update
@@ -94,6 +98,7 @@ $$;
 
 create or replace function public.stripe_mark_forwarded(p_event_id text)
 returns jsonb language sql as $$
+    select set_config('synchronous_commit', 'off', true);
     update public.stripe_deliveries
     set forwarded_at = now(), forwards = forwards + 1
     where event_id = p_event_id

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-COMMAND_MODULES: tuple[ModuleType, ...] = ()
+from inngest_app.cli import stripe
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (stripe,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

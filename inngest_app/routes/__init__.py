@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import health
+from inngest_app.routes import dev, health, queries, stripe
 from inngest_app.services import Services
 
 
 def build_routes(services: Services) -> list[BaseRoute]:
     """Every HTTP route of the service (the SDK endpoint is added by the app factory)."""
-    return [*health.routes(services)]
+    return [
+        *health.routes(services),
+        *queries.routes(services),
+        *stripe.routes(services),
+        *dev.routes(services),
+    ]

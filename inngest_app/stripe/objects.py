@@ -21,7 +21,7 @@ class StripeModel(BaseModel):
 
 
 def expandable_id(value: Any) -> Any:
-    """An expandable reference as its id: `"cus_1"` stays, `{"id": "cus_1", ...}` becomes `"cus_1"`."""
+    """An expandable reference as its id: `"cus_1"`, or `{"id": "cus_1", ...}` expanded."""
     if isinstance(value, dict):
         return value.get("id")
     return value
@@ -67,8 +67,8 @@ class Subscription(StripeModel):
     created: int | None = None
     livemode: bool = False
 
-    _customer = field_validator("customer", mode="before")(expandable_id)
-    _meta = field_validator("metadata", mode="before")(_metadata)
+    check_customer = field_validator("customer", mode="before")(expandable_id)
+    check_meta = field_validator("metadata", mode="before")(_metadata)
 
     @property
     def price_id(self) -> str | None:
@@ -111,8 +111,8 @@ class PaymentIntent(StripeModel):
     last_payment_error: PaymentError | None = None
     livemode: bool = False
 
-    _customer = field_validator("customer", mode="before")(expandable_id)
-    _meta = field_validator("metadata", mode="before")(_metadata)
+    check_customer = field_validator("customer", mode="before")(expandable_id)
+    check_meta = field_validator("metadata", mode="before")(_metadata)
 
 
 class CheckoutSession(StripeModel):
@@ -132,8 +132,8 @@ class CheckoutSession(StripeModel):
     currency: str | None = None
     livemode: bool = False
 
-    _refs = field_validator("customer", "payment_intent", mode="before")(expandable_id)
-    _meta = field_validator("metadata", mode="before")(_metadata)
+    check_refs = field_validator("customer", "payment_intent", mode="before")(expandable_id)
+    check_meta = field_validator("metadata", mode="before")(_metadata)
 
     @property
     def user_id(self) -> str | None:
@@ -172,7 +172,7 @@ class PriceDetails(StripeModel):
 
     price: str | None = None
 
-    _price = field_validator("price", mode="before")(expandable_id)
+    check_price = field_validator("price", mode="before")(expandable_id)
 
 
 class LinePricing(StripeModel):
@@ -190,7 +190,7 @@ class InvoiceLine(StripeModel):
     pricing: LinePricing | None = None
     parent: LineParent | None = None
 
-    _sub = field_validator("subscription", mode="before")(expandable_id)
+    check_sub = field_validator("subscription", mode="before")(expandable_id)
 
     @property
     def subscription_id(self) -> str | None:
@@ -220,7 +220,7 @@ class SubscriptionDetails(StripeModel):
 
     subscription: str | None = None
 
-    _sub = field_validator("subscription", mode="before")(expandable_id)
+    check_sub = field_validator("subscription", mode="before")(expandable_id)
 
 
 class InvoiceParent(StripeModel):
@@ -243,7 +243,7 @@ class Invoice(StripeModel):
     lines: LineList = Field(default_factory=LineList)
     livemode: bool = False
 
-    _refs = field_validator("customer", "subscription", mode="before")(expandable_id)
+    check_refs = field_validator("customer", "subscription", mode="before")(expandable_id)
 
     @property
     def subscription_id(self) -> str | None:

@@ -25,7 +25,7 @@ def verify_signature(
     *,
     tolerance_s: int = DEFAULT_TOLERANCE_S,
 ) -> None:
-    """Raise `SignatureError` unless `header` signs `body` with one of `secrets`, recently enough."""
+    """Raise `SignatureError` unless `header` signs `body` with one of `secrets`, recently."""
     if not secrets:
         raise SignatureError("no webhook secret is configured")
     if not header:
