@@ -7,12 +7,13 @@ from typing import Any
 
 import inngest
 
-from functions import ping, queries, stripe
+from functions import monitoring, ping, queries, stripe
 from inngest_app.services import Services
 
 # Each family contributes a `build(services) -> list[Function]`; add new families here.
 FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (
     ping.build,
+    monitoring.build,
     queries.build,
     stripe.build,
 )

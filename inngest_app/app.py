@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import httpx
@@ -21,6 +21,10 @@ from starlette.responses import Response
 from functions import build_functions
 from inngest_app.client import build_client, close_client
 from inngest_app.logs import configure_logging
+from inngest_app.monitoring.metrics import RunMetrics
+from inngest_app.monitoring.middleware import monitoring_middleware
+from inngest_app.monitoring.recorder import Recorder
+from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.routes import build_routes
 from inngest_app.serve import error_response, inngest_routes
 from inngest_app.services import Services
@@ -37,7 +41,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(
         fmt=settings.log_format.value, level=settings.log_level, secrets=settings.secret_values()
     )
-    services = Services(settings=settings, inngest=build_client(settings))
+    recorder = _recorder(settings, lambda: ExecutionsRepo(services.transport))
+    middleware = [monitoring_middleware(recorder)] if recorder else []
+    services = Services(
+        settings=settings, inngest=build_client(settings, middleware=middleware), recorder=recorder
+    )
+    if recorder is not None:
+        services.lifecycles.append(recorder)
     functions = build_functions(services)
     routes = [
         *inngest_routes(
@@ -56,7 +66,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.services = services
     app.state.functions = functions
+    app.state.recorder = recorder
     return app
+
+
+def _recorder(settings: Settings, repo: Callable[[], ExecutionsRepo]) -> Recorder | None:
+    if not settings.monitoring_enabled:
+        return None
+    return Recorder(
+        repo,
+        RunMetrics(),
+        interval_s=settings.monitoring_flush_interval_s,
+        batch=settings.monitoring_flush_batch,
+        buffer_max=settings.monitoring_buffer_max,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

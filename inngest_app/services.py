@@ -8,7 +8,7 @@ properties, which fail loudly if used before start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 import httpx
@@ -16,6 +16,9 @@ import inngest
 
 from inngest_app.settings import Settings
 from inngest_app.store import Transport
+
+if TYPE_CHECKING:
+    from inngest_app.monitoring.recorder import Recorder
 
 
 class NotStartedError(RuntimeError):
@@ -44,6 +47,7 @@ class Services:
     _pool: asyncpg.Pool | None = None
     _http: httpx.AsyncClient | None = None
     lifecycles: list[Lifecycle] = field(default_factory=list)
+    recorder: Recorder | None = None
 
     @property
     def transport(self) -> Transport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import dev, health, queries, stripe
+from inngest_app.routes import dev, health, monitoring, queries, stripe
 from inngest_app.services import Services
 
 
@@ -12,6 +12,7 @@ def build_routes(services: Services) -> list[BaseRoute]:
     """Every HTTP route of the service (the SDK endpoint is added by the app factory)."""
     return [
         *health.routes(services),
+        *monitoring.routes(services),
         *queries.routes(services),
         *stripe.routes(services),
         *dev.routes(services),

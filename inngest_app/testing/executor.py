@@ -309,7 +309,7 @@ class TestExecutor:
         return [r for r in self._runs.values() if not r.done and r.due is not None and r.due <= now]
 
     def _cancel_matching(self, event: Mapping[str, Any]) -> None:
-        for run in self._runs.values():
+        for run in list(self._runs.values()):
             if run.done:
                 continue
             config = self.functions.get(run.function_id, {})
@@ -325,7 +325,7 @@ class TestExecutor:
                     break
 
     def _resume_waiting(self, event: Mapping[str, Any]) -> None:
-        for run in self._runs.values():
+        for run in list(self._runs.values()):
             if run.status != "waiting" or run.wait is None or run.wait["event"] != event["name"]:
                 continue
             expression = run.wait.get("if")

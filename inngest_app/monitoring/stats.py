@@ -1,0 +1,96 @@
+"""The stats API's query: parsing its parameters, and running it for a caller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inngest_app.auth import AuthError, Caller
+from inngest_app.repos.executions import ExecutionsRepo
+from inngest_app.settings import Settings
+
+PARAMETERS = frozenset({"startDate", "endDate", "functionId", "userId"})
+DEFAULT_WINDOW = dt.timedelta(days=30)
+
+
+class StatsParameterError(ValueError):
+    """A bad query parameter; the message starts with its name."""
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """A validated window `[start, end)` and filters."""
+
+    start: dt.datetime
+    end: dt.datetime
+    function_id: str | None
+    user_id: str | None
+
+
+def _parse_time(name: str, value: str, *, end: bool) -> dt.datetime:
+    try:
+        if "T" not in value and len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            moment = dt.datetime.combine(day, dt.time(), dt.UTC)
+            return moment + dt.timedelta(days=1) if end else moment  # endDate: its whole day
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise StatsParameterError(f"{name}: not an ISO date or datetime: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment + dt.timedelta(microseconds=1) if end else moment
+
+
+def parse_stats_query(params: Mapping[str, str], *, now: dt.datetime) -> StatsQuery:
+    """Validate the query string; unknown parameters and bad dates name themselves."""
+    unknown = sorted(set(params) - PARAMETERS)
+    if unknown:
+        raise StatsParameterError(f"{unknown[0]}: unknown parameter")
+    end = _parse_time("endDate", params["endDate"], end=True) if "endDate" in params else now
+    start = (
+        _parse_time("startDate", params["startDate"], end=False)
+        if "startDate" in params
+        else end - DEFAULT_WINDOW
+    )
+    if start >= end:
+        raise StatsParameterError("startDate: must be before endDate")
+    function_id = params.get("functionId") or None
+    user_id = params.get("userId") or None
+    return StatsQuery(start=start, end=end, function_id=function_id, user_id=user_id)
+
+
+def scope_for(caller: Caller, query: StatsQuery) -> StatsQuery:
+    """A user sees only their own rows (asking for another user is 403); an admin sees all."""
+    if caller.is_admin:
+        return query
+    if query.user_id is not None and query.user_id != caller.user_id:
+        raise AuthError(403, "you may only read your own stats")
+    return StatsQuery(query.start, query.end, query.function_id, caller.user_id)
+
+
+async def run_stats(
+    repo: ExecutionsRepo,
+    settings: Settings,
+    query: StatsQuery,
+    *,
+    admin: bool,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota)."""
+    body = await repo.stats(
+        start=query.start,
+        end=query.end,
+        function_id=query.function_id,
+        user_id=query.user_id,
+        cost_per_step=settings.inngest_cost_per_step_usd,
+        cost_per_run=settings.inngest_cost_per_run_usd,
+        bill_all_steps=settings.inngest_bill_all_steps,
+        include_users=admin,
+        quota=settings.inngest_monthly_step_quota,
+        now=now,
+    )
+    if not admin:
+        body.pop("byUser", None)
+    return body

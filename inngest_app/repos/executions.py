@@ -1,0 +1,77 @@
+"""Function executions: the monitoring rows, written in batches, aggregated in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from inngest_app.store import Transport
+
+
+class ExecutionsRepo:
+    """Writes observations and reads aggregated stats."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    async def record(self, observations: list[dict[str, Any]]) -> int:
+        """Fold observations into one row per run (one statement); the number of runs touched."""
+        result = await self._t.call("executions_record", {"p_observations": observations})
+        return int(result["runs"])
+
+    async def stats(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        function_id: str | None,
+        user_id: str | None,
+        cost_per_step: Decimal,
+        cost_per_run: Decimal,
+        bill_all_steps: bool,
+        include_users: bool,
+        quota: int | None,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        """The stats API's body for a window `[start, end)` and filters."""
+        result = await self._t.call(
+            "executions_stats",
+            {
+                "p_start": start,
+                "p_end": end,
+                "p_function_id": function_id,
+                "p_user_id": user_id,
+                "p_cost_per_step": cost_per_step,
+                "p_cost_per_run": cost_per_run,
+                "p_bill_all_steps": bill_all_steps,
+                "p_include_users": include_users,
+                "p_quota": quota,
+                "p_now": now,
+            },
+        )
+        return dict(result)
+
+    async def check_alerts(
+        self,
+        *,
+        window_end: dt.datetime,
+        max_steps: int | None,
+        max_failures: int | None,
+        bill_all_steps: bool,
+    ) -> dict[str, Any]:
+        """Usage in the hour before `window_end`; new alert rows for crossed thresholds."""
+        result = await self._t.call(
+            "monitoring_check_alerts",
+            {
+                "p_window_end": window_end,
+                "p_max_steps": max_steps,
+                "p_max_failures": max_failures,
+                "p_bill_all_steps": bill_all_steps,
+            },
+        )
+        return dict(result)
+
+    async def mark_notified(self, alert_ids: list[int]) -> None:
+        """Record that the webhook accepted these alerts."""
+        await self._t.call("monitoring_mark_notified", {"p_ids": alert_ids})

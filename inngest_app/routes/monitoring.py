@@ -1,0 +1,62 @@
+"""`GET /api/inngest/monitoring` (usage, quota and cost) and `GET /metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inngest_app.auth import AuthError, authenticate
+from inngest_app.monitoring.stats import (
+    StatsParameterError,
+    parse_stats_query,
+    run_stats,
+    scope_for,
+)
+from inngest_app.repos.executions import ExecutionsRepo
+from inngest_app.serve import error_response
+from inngest_app.services import Services
+from inngest_app.store import StoreError
+
+logger = logging.getLogger(__name__)
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The stats route, and the metrics route when monitoring is on."""
+
+    async def stats(request: Request) -> Response:
+        now = dt.datetime.now(dt.UTC)
+        try:
+            caller = authenticate(request, services.settings)
+            query = scope_for(caller, parse_stats_query(request.query_params, now=now))
+            body = await run_stats(
+                ExecutionsRepo(services.transport),
+                services.settings,
+                query,
+                admin=caller.is_admin,
+                now=now,
+            )
+        except AuthError as exc:
+            code = "unauthorized" if exc.status == 401 else "forbidden"
+            return error_response(exc.status, code, str(exc))
+        except StatsParameterError as exc:
+            return error_response(400, "invalid_parameter", str(exc))
+        except StoreError as exc:
+            logger.warning("stats unavailable: %s", exc)
+            return error_response(503, "store_unavailable", "storage is unavailable")
+        return JSONResponse(body)
+
+    async def metrics(_: Request) -> Response:
+        recorder = services.recorder
+        if recorder is None:
+            return error_response(404, "not_found", "monitoring is disabled")
+        return Response(recorder.metrics.render(), media_type=PROMETHEUS_TEXT)
+
+    return [
+        Route("/api/inngest/monitoring", stats, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
