@@ -23,15 +23,16 @@ from inngest_app.queries.fetch import (
     DEFAULT_PAUSE_S,
     SHORT_RETRY_AFTER_S,
     RateLimited,
-    fetch_page,
+    SourceClient,
 )
 from inngest_app.queries.sources import SourceError, build_source
-from inngest_app.repos.queries import QueriesRepo, Query
+from inngest_app.repos.queries import Claim, QueriesRepo
 from inngest_app.services import Services
 
 QUERY_REQUESTED = "query/execute.requested"
 QUERY_CANCELLED = "query/execute.cancelled"
 MAX_SHORT_RATE_LIMIT_RETRIES = 2  # then a 429 pauses the query even if it asked for little
+MAX_AUTO_RESUMES = 5  # long rate limits waited out on one page before it stays paused
 
 
 class QueryRequested(EventPayload):
@@ -73,25 +74,27 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         async def claim() -> dict[str, Any]:
             return (await repo.claim(data.query_id, ctx.run_id)).model_dump(mode="json")
 
-        claimed = await ctx.step.run("claim", claim)
-        query = Query.model_validate(claimed["query"])
-        if not claimed["claimed"]:
+        claimed = Claim.model_validate(await ctx.step.run("claim", claim))
+        query = claimed.query
+        if not claimed.claimed:
             return {"status": query.status, "skipped": "query is not pending"}
         config = QueryConfig.model_validate(query.config)
         credential = services.settings.query_credentials.get((config.credential or "").lower())
         secret = credential.get_secret_value() if credential else None
         source = build_source(config.source, credential=secret)
+        # Google's key travels as a parameter (the preset adds it); others get a header
         authorization = None if isinstance(config.source, GoogleSearchSource) else secret
+        client = SourceClient(services.http)
         delay_s = (
             services.settings.query_default_page_delay_s
             if config.page_delay_s is None
             else config.page_delay_s
         )
 
-        async def fetch_and_store(page: int, cursor: Any) -> dict[str, Any]:
+        async def fetch_and_store(page: int, cursor: Any, rows_before: int) -> dict[str, Any]:
             try:
-                fetched = await fetch_page(
-                    services.http, source, cursor, authorization=authorization, now=_now()
+                fetched = await client.fetch(
+                    source, cursor, authorization=authorization, now=_now()
                 )
             except RateLimited as limited:
                 wait_s = limited.retry_after_s
@@ -117,23 +120,28 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                     data.query_id, ctx.run_id, error=str(exc), code=exc.code, retriable=False
                 )
                 raise inngest.NonRetriableError(f"page {page}: {exc}") from None
+            # maxRows: the page that reaches it is the last, and rows past it are not kept
+            remaining = query.max_rows - rows_before
+            last = (
+                fetched.next_cursor is None
+                or page >= query.max_pages
+                or len(fetched.rows) >= remaining
+            )
             stored = await repo.store_page(
                 data.query_id,
                 ctx.run_id,
                 page=page,
-                rows=fetched.rows,
+                rows=fetched.rows[:remaining],
                 next_cursor=fetched.next_cursor,
-                done=_is_last(fetched.next_cursor, page, query, fetched_rows=None),
+                done=last,
             )
             state = stored.query
             if not stored.stored and stored.reason == "not running":
                 return {"status": state.status}
-            done = state.status == "completed" or _is_last(
-                state.next_cursor, page, query, fetched_rows=state.rows_inserted
-            )
+            # on a replay ("already stored") the committed checkpoint is the truth
             return {
                 "status": "stored",
-                "done": done,
+                "done": state.status == "completed",
                 "next_cursor": state.next_cursor,
                 "inserted": stored.inserted,
                 "rows": state.rows_inserted,
@@ -141,9 +149,12 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
         page = query.pages_completed + 1
         cursor = query.next_cursor if query.pages_completed else source.first_cursor()
+        rows = query.rows_inserted
+        waits = 0  # long rate limits waited out on the current page (auto-resume)
         while True:
+            step_id = f"fetch-page-{page}" + (f"-retry-{waits}" if waits else "")
             try:
-                outcome = await ctx.step.run(f"fetch-page-{page}", fetch_and_store, page, cursor)
+                outcome = await ctx.step.run(step_id, fetch_and_store, page, cursor, rows)
             except inngest.StepError as exc:
                 message = f"page {page} failed after retries: {exc.message}"
 
@@ -159,42 +170,34 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 await ctx.step.run("mark-failed", mark_failed, message)
                 raise inngest.NonRetriableError(message) from None
             if outcome["status"] == "paused":
-                if not config.auto_resume:
+                waits += 1
+                if not config.auto_resume or waits > MAX_AUTO_RESUMES:
                     return {
                         "status": "paused",
                         "page": page,
                         "resume_after": outcome["resume_after"],
                     }
                 await ctx.step.sleep_until(
-                    f"wait-rate-limit-{page}", dt.datetime.fromisoformat(outcome["resume_after"])
+                    f"wait-rate-limit-{page}-{waits}",
+                    dt.datetime.fromisoformat(outcome["resume_after"]),
                 )
 
-                async def unpause() -> None:
-                    await repo.unpause(data.query_id, ctx.run_id)
+                async def unpause() -> bool:
+                    return await repo.unpause(data.query_id, ctx.run_id) is not None
 
-                await ctx.step.run(f"resume-page-{page}", unpause)
+                if not await ctx.step.run(f"resume-page-{page}-{waits}", unpause):
+                    # the user resumed it meanwhile: a new run owns the query now
+                    return {"status": "paused", "skipped": "query taken over", "page": page}
                 continue
             if outcome["status"] != "stored":
                 return {"status": outcome["status"], "page": page}
+            rows = outcome["rows"]
+            ctx.logger.info("query %s: page %d stored, %d rows", data.query_id, page, rows)
             if outcome["done"]:
-                if outcome.get("next_cursor") is not None:
-                    # stopped by maxPages/maxRows rather than by the source
-
-                    async def complete() -> None:
-                        await repo.complete(data.query_id, ctx.run_id)
-
-                    await ctx.step.run("complete", complete)
-                return {"status": "completed", "pages": page, "rows": outcome["rows"]}
-            cursor = outcome["next_cursor"]
+                return {"status": "completed", "pages": page, "rows": rows}
+            cursor, waits = outcome["next_cursor"], 0
             if delay_s > 0:
                 await ctx.step.sleep(f"delay-after-page-{page}", dt.timedelta(seconds=delay_s))
             page += 1
 
     return [execute_query]
-
-
-def _is_last(next_cursor: Any, page: int, query: Query, *, fetched_rows: int | None) -> bool:
-    """No next page, or a limit reached (`fetched_rows` is the running total when known)."""
-    if next_cursor is None or page >= query.max_pages:
-        return True
-    return fetched_rows is not None and fetched_rows >= query.max_rows

@@ -1,4 +1,4 @@
 """Query executor logic: query configs, source kinds, and how API answers are classified.
 
-Pure apart from `fetch_page`, which performs one HTTP request through an injected client.
+Pure apart from `fetch.SourceClient`, which performs one HTTP request through an injected client.
 """

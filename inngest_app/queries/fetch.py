@@ -42,6 +42,15 @@ def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def _rate_limit_wait(response: httpx.Response, *, now: dt.datetime) -> float | None:
+    """`Retry-After`, else the seconds until `X-RateLimit-Reset` (Unix time), else None."""
+    wait = parse_retry_after(response.headers.get("retry-after"), now=now)
+    reset = response.headers.get("x-ratelimit-reset", "")
+    if wait is None and reset.isdigit():
+        wait = max(0.0, int(reset) - now.timestamp())
+    return wait
+
+
 def _message(response: httpx.Response) -> str:
     try:
         body: Any = response.json()
@@ -65,11 +74,46 @@ def classify(response: httpx.Response, *, now: dt.datetime) -> None:
     if status >= 500:
         raise TransientError(f"source answered HTTP {status}: {_message(response)}")
     message = _message(response)
-    if status in (401, 403) and "quota" not in message.lower() and "rate" not in message.lower():
+    if status == 403 and (
+        "rate limit" in message.lower() or response.headers.get("x-ratelimit-remaining") == "0"
+    ):
+        # GitHub-style: a 403 that is a rate limit, with the reset time in its own header
+        raise RateLimited(_rate_limit_wait(response, now=now))
+    if status in (401, 403) and "quota" not in message.lower():
         raise SourceError("invalid credentials", code="invalid_credentials")
     if status == 402 or "quota" in message.lower():
         raise SourceError("quota exceeded", code="quota_exceeded")
     raise SourceError(f"source answered HTTP {status}: {message}", code="client_error")
+
+
+class SourceClient:
+    """Fetches one page of a source through the injected, shared `httpx.AsyncClient` (whose
+    explicit timeouts apply: a timeout is a `TransportError`, so the step is retried)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def fetch(
+        self, source: Source, cursor: Any, *, authorization: str | None, now: dt.datetime
+    ) -> Page:
+        """Request the page at `cursor` and parse it; raises TransientError, RateLimited or
+        SourceError (permanent)."""
+        spec = source.request(cursor)
+        headers = dict(spec.headers)
+        if authorization:
+            headers["Authorization"] = authorization
+        try:
+            response = await self._http.request(
+                spec.method,
+                spec.url,
+                params=spec.params or None,
+                json=spec.json,
+                headers=headers,
+            )
+        except httpx.TransportError as exc:
+            raise TransientError(f"network error: {type(exc).__name__}: {exc}") from exc
+        classify(response, now=now)
+        return source.parse(response, cursor)
 
 
 async def fetch_page(
@@ -80,17 +124,5 @@ async def fetch_page(
     authorization: str | None,
     now: dt.datetime,
 ) -> Page:
-    """Request the page at `cursor` and parse it; raises TransientError, RateLimited or
-    SourceError (permanent)."""
-    spec = source.request(cursor)
-    headers = dict(getattr(getattr(source, "config", None), "headers", {}) or {})
-    if authorization:
-        headers["Authorization"] = authorization
-    try:
-        response = await http.request(
-            spec.method, spec.url, params=spec.params or None, json=spec.json, headers=headers
-        )
-    except httpx.TransportError as exc:
-        raise TransientError(f"network error: {type(exc).__name__}: {exc}") from exc
-    classify(response, now=now)
-    return source.parse(response, cursor)
+    """`SourceClient(http).fetch(...)`: one page, or TransientError, RateLimited or SourceError."""
+    return await SourceClient(http).fetch(source, cursor, authorization=authorization, now=now)

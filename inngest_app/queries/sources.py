@@ -6,7 +6,7 @@ Adding a source kind is one class with `request(cursor)` and `parse(response, cu
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -41,6 +41,7 @@ class RequestSpec:
     url: str
     params: dict[str, Any]
     json: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class HttpJson:
             params[pagination.param] = cursor
         elif isinstance(pagination, LinkHeader) and cursor is not None:
             url, params = str(cursor), {}  # the next link carries its own query
-        return RequestSpec(config.method, url, params, config.body)
+        return RequestSpec(config.method, url, params, config.body, dict(config.headers))
 
     def parse(self, response: httpx.Response, cursor: Any) -> Page:
         config, pagination = self.config, self.config.pagination

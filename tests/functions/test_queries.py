@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
 import httpx
 import pytest
 
+from inngest_app.queries.sources import GOOGLE_CSE_URL
 from tests.harness import Live, LiveFactory
-from tests.queries.support import API, PER_PAGE, config, pages_api, query_settings, token
+from tests.queries.support import (
+    API,
+    GOOGLE_KEY,
+    PER_PAGE,
+    config,
+    pages_api,
+    query_settings,
+    token,
+)
 
 
 async def _start(live: Live, body: dict[str, Any]) -> str:
@@ -135,7 +145,8 @@ async def test_auto_resume_sleeps_until_the_rate_limit_lifts(start_live: LiveFac
         query_id, keys = await _run_to_end(live, config(auto_resume=True))
         [run] = live.executor.runs("execute-query")
         assert run.status == "completed", run.error
-        assert "wait-rate-limit-2" in run.step_names("Sleep")
+        assert "wait-rate-limit-2-1" in run.step_names("Sleep")
+        assert "fetch-page-2-retry-1" in run.step_names()
         assert len(keys) == 3 * PER_PAGE
         assert (await _status(live, query_id))["status"] == "completed"
 
@@ -263,5 +274,159 @@ async def test_malformed_event_fails_naming_the_field(start_live: LiveFactory) -
         )
         await live.executor.run_until_idle()
         [run] = live.executor.runs("execute-query")
-        assert run.status == "failed" and run.retries == 0
+        assert run.status == "failed" and run.retries == 0 and run.error is not None
         assert "query_id" in run.error["message"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (httpx.Response(200, json={"results": []}), "results path 'items' is not in the response"),
+        (httpx.Response(200, json={"items": [{"id": "a"}, {"name": "b"}]}), "row 1 has no 'id'"),
+        (
+            httpx.Response(
+                200, text="<html>maintenance</html>", headers={"content-type": "text/html"}
+            ),
+            "not JSON",
+        ),
+    ],
+)
+async def test_an_unusable_page_fails_the_query_naming_the_problem(
+    start_live: LiveFactory, answer: httpx.Response, message: str
+) -> None:
+    async with start_live(**query_settings()) as live:
+        handler, calls = pages_api(3, {2: [answer]})
+        live.mock.get(API).mock(side_effect=handler)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "failed" and run.retries == 0
+        failed = await _status(live, query_id)
+        assert failed["status"] == "failed" and message in failed["lastError"]
+        assert failed["errorCode"] == "invalid_response" and failed["pagesCompleted"] == 1
+        # nothing of the bad page is stored, and what is stored is counted
+        keys = await _keys(live, query_id)
+        assert len(keys) == failed["rowsInserted"] == PER_PAGE and calls == [1, 2]
+
+
+async def test_max_pages_stops_the_query_before_the_source_runs_out(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        handler, calls = pages_api(10)
+        live.mock.get(API).mock(side_effect=handler)
+        query_id = await _start(live, config(max_pages=3))
+        await live.executor.run_until_idle()
+        done = await _status(live, query_id)
+        assert done["status"] == "completed" and done["pagesCompleted"] == 3
+        assert calls == [1, 2, 3] and done["rowsInserted"] == 3 * PER_PAGE
+
+
+async def test_max_rows_stops_after_the_page_that_reaches_it(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings()) as live:
+        handler, calls = pages_api(10)
+        live.mock.get(API).mock(side_effect=handler)
+        query_id = await _start(live, config(max_rows=PER_PAGE + 1))
+        await live.executor.run_until_idle()
+        done = await _status(live, query_id)
+        assert done["status"] == "completed" and calls == [1, 2]
+        assert done["rowsInserted"] == len(await _keys(live, query_id)) == PER_PAGE + 1
+
+
+async def test_a_github_style_403_rate_limit_pauses_instead_of_failing(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        reset = str(int(dt.datetime.now(dt.UTC).timestamp()) + 3600)
+        limited = httpx.Response(
+            403,
+            json={"message": "API rate limit exceeded"},
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+        )
+        handler, _ = pages_api(3, {2: [limited]})
+        live.mock.get(API).mock(side_effect=handler)
+        query_id = await _start(live, config())
+        await live.executor.run_until_idle()
+        paused = await _status(live, query_id)
+        assert paused["status"] == "paused" and paused["errorCode"] == "rate_limited"
+
+
+async def test_a_double_resume_starts_one_run(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings()) as live:
+        handler, calls = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "3600"})]})
+        live.mock.get(API).mock(side_effect=handler)
+        query_id = await _start(live, config(page_delay_s=0))
+        await live.executor.run_until_idle()
+        first, second = await asyncio.gather(
+            live.api.post(f"/api/queries/{query_id}/resume", headers=token()),
+            live.api.post(f"/api/queries/{query_id}/resume", headers=token()),
+        )
+        assert sorted([first.status_code, second.status_code]) == [202, 409]
+        await live.executor.run_until_idle()
+        assert len(live.executor.runs("execute-query")) == 2  # the original and one resume
+        keys = await _keys(live, query_id)
+        assert len(keys) == len(set(keys)) == 3 * PER_PAGE
+        assert calls == [1, 2, 2, 3, 4]
+
+
+async def test_google_preset_pages_by_ten_with_the_key_and_dedupes_on_the_link(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        requests: list[dict[str, str]] = []
+
+        def google(request: httpx.Request) -> httpx.Response:
+            params = dict(request.url.params)
+            requests.append(params)
+            start = int(params["start"])
+            items = [
+                {"title": f"r{n}", "link": f"https://example.com/{n}"}
+                for n in range(start, start + int(params["num"]))
+            ]
+            if start == 11:  # page 2 repeats a page-1 result under another spelling
+                items[0]["link"] = "HTTPS://EXAMPLE.com/1/#top"
+            return httpx.Response(200, json={"items": items, "queries": {"nextPage": [{}]}})
+
+        live.mock.get(GOOGLE_CSE_URL).mock(side_effect=google)
+        body = {
+            "source": {
+                "kind": "google_cse",
+                "q": "durable functions",
+                "cx": "cx-1",
+                "max_results": 25,
+            },
+            "credential": "google",
+            "page_delay_s": 0,
+        }
+        query_id = await _start(live, body)
+        await live.executor.run_until_idle()
+        done = await _status(live, query_id)
+        assert done["status"] == "completed" and done["pagesCompleted"] == 3
+        assert [(r["start"], r["num"]) for r in requests] == [
+            ("1", "10"),
+            ("11", "10"),
+            ("21", "5"),
+        ]
+        assert {r["key"] for r in requests} == {GOOGLE_KEY}
+        keys = await _keys(live, query_id)
+        assert len(keys) == len(set(keys)) == done["rowsInserted"] == 24
+
+
+async def test_a_user_resume_during_an_auto_resume_wait_leaves_one_loop(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "7200"})]})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config(auto_resume=True, page_delay_s=0))
+        await live.executor.run_until_idle(advance_clock=False)  # paused, sleeping
+        assert (await _status(live, query_id))["status"] == "paused"
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 202
+        await live.executor.run_until_idle()
+        sleeper, takeover = live.executor.runs("execute-query")
+        assert takeover.status == "completed" and sleeper.status == "completed"
+        assert sleeper.output["skipped"] == "query taken over"
+        assert calls == [1, 2, 2, 3, 4]  # the woken run fetched nothing more
+        keys = await _keys(live, query_id)
+        assert len(keys) == len(set(keys)) == 3 * PER_PAGE

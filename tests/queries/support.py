@@ -13,6 +13,7 @@ API = "https://api.acme.test/items"
 JWT_SECRET = "test-jwt-secret-with-enough-length-0123"
 USER = "user-1"
 PER_PAGE = 20
+GOOGLE_KEY = "AIza-test-key"
 
 
 def token(user: str = USER) -> dict[str, str]:
@@ -65,5 +66,8 @@ def pages_api(
 
 
 def query_settings() -> dict[str, Any]:
-    """Settings overrides: the JWT secret and the `acme` credential."""
-    return {"supabase_jwt_secret": JWT_SECRET, "query_credentials": {"acme": "Bearer acme-token"}}
+    """Settings overrides: the JWT secret, the `acme` credential and a Google API key."""
+    return {
+        "supabase_jwt_secret": JWT_SECRET,
+        "query_credentials": {"acme": "Bearer acme-token", "google": GOOGLE_KEY},
+    }

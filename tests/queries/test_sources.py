@@ -9,10 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from pydantic import ValidationError
 
 from inngest_app.queries.config import GoogleSearchSource, HttpJsonSource, QueryConfig
-from inngest_app.queries.fetch import RateLimited, TransientError, classify, parse_retry_after
+from inngest_app.queries.fetch import (
+    RateLimited,
+    SourceClient,
+    TransientError,
+    classify,
+    parse_retry_after,
+)
 from inngest_app.queries.sources import GoogleSearch, HttpJson, SourceError, canonical_link
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -78,7 +85,7 @@ def test_link_header_pagination_on_githubs_recorded_pages() -> None:
             }
         )
     )
-    cursor, keys = source.first_cursor(), []
+    cursor, keys = source.first_cursor(), list[str]()
     for exchange in recording:
         spec = source.request(cursor)
         assert spec.url.split("?")[0].endswith("/comments")
@@ -196,3 +203,52 @@ def test_transient_and_rate_limit_errors() -> None:
 def test_invalid_configs_are_refused_naming_the_field(config: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         QueryConfig.model_validate(config)
+
+
+def test_a_github_style_403_rate_limit_is_a_rate_limit_not_bad_credentials() -> None:
+    reset = str(int(NOW.timestamp()) + 1800)
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    with pytest.raises(RateLimited) as limited:
+        classify(
+            _response({"message": "API rate limit exceeded"}, status=403, headers=headers), now=NOW
+        )
+    assert limited.value.retry_after_s == 1800
+    with pytest.raises(RateLimited) as secondary:
+        body = {"message": "You have exceeded a secondary rate limit"}
+        classify(_response(body, status=403, headers={"Retry-After": "30"}), now=NOW)
+    assert secondary.value.retry_after_s == 30
+
+
+async def test_source_client_sends_the_credential_and_the_configured_request() -> None:
+    source = _http(
+        method="POST",
+        params={"q": "x"},
+        body={"filter": "open"},
+        headers={"Accept": "application/vnd.acme+json"},
+    )
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post("https://api.acme.test/items").respond(
+            200, json={"data": {"items": [{"id": 1}, {"id": 2}]}}
+        )
+        async with httpx.AsyncClient() as http:
+            page = await SourceClient(http).fetch(
+                source, 3, authorization="Bearer acme-token", now=NOW
+            )
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == "Bearer acme-token"
+    assert sent.headers["accept"] == "application/vnd.acme+json"
+    assert dict(sent.url.params) == {"q": "x", "page": "3"}
+    assert json.loads(sent.content) == {"filter": "open"}
+    assert [r["key"] for r in page.rows] == ["1", "2"] and page.next_cursor == 4
+
+
+async def test_source_client_turns_network_trouble_into_a_transient_error() -> None:
+    with respx.mock() as mock:
+        mock.get("https://api.acme.test/items").mock(side_effect=httpx.ReadTimeout("slow"))
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(TransientError, match="ReadTimeout"):
+                await SourceClient(http).fetch(_http(), 1, authorization=None, now=NOW)
+
+
+def test_retry_after_as_an_http_date_in_the_past_is_zero() -> None:
+    assert parse_retry_after("Sun, 22 Nov 2026 11:00:00 GMT", now=NOW) == 0

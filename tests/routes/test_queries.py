@@ -139,3 +139,23 @@ async def test_stream_sends_progress_until_the_query_ends(start_live: LiveFactor
         assert [e["pagesCompleted"] for e in events] == sorted(e["pagesCompleted"] for e in events)
         assert len({e["pagesCompleted"] for e in events}) >= 2  # progress seen while running
         assert events[-1]["status"] == "completed" and events[-1]["rowsInserted"] == 40
+
+
+async def test_resume_and_cancel_refuse_a_finished_query(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings()) as live:
+        answer, _ = pages_api(1)
+        live.mock.get(API).mock(side_effect=answer)
+        response = await live.api.post("/api/queries/run", json=config(), headers=token())
+        query_id = response.json()["id"]
+        assert response.status_code == 202 and response.json()["status"] == "pending"
+        await live.executor.run_until_idle()
+        for action in ("resume", "cancel"):
+            refused = await live.api.post(f"/api/queries/{query_id}/{action}", headers=token())
+            assert refused.status_code == 409 and refused.json()["code"].startswith("not_")
+        stranger = await live.api.get(
+            f"/api/queries/{query_id}/results", headers=token("someone-else")
+        )
+        assert stranger.status_code == 404
+        events = [e["name"] for e in live.executor.events]
+        assert events.count("query/execute.requested") == 1
+        assert "query/execute.cancelled" not in events
