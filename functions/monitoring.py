@@ -101,6 +101,11 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 bill_all_steps=settings.inngest_bill_all_steps,
             )
 
+        async def refresh() -> int:
+            # keeps the stats API's first request after a quiet spell fast
+            return await ExecutionsRepo(services.transport).refresh_rollups()
+
+        await ctx.step.run("refresh-rollups", refresh)
         usage = await ctx.step.run("check-usage", check)
         alerts = usage["alerts"]
         if alerts and settings.alert_webhook_url:

@@ -150,40 +150,212 @@ language sql as $$
     select jsonb_build_object('runs', count(*)) from upserted;
 $$;
 
+-- Daily rollups for the stats API. Days before today (UTC) are summed here; today, partial days
+-- at a window's edges, and single-user queries read the raw rows (indexed). A refresh redoes
+-- only the past days whose rows changed since the last one, so stats stay exact.
+create index executions_updated on public.inngest_function_executions (updated_at);
+
+create table public.execution_daily (
+    day date not null,
+    function_id text not null,
+    function_name text,
+    trigger_type text not null,
+    status text not null,
+    runs bigint not null,
+    step_runs bigint not null,
+    other_steps bigint not null,
+    duration_sum bigint not null,
+    duration_n bigint not null,
+    primary key (day, function_id, trigger_type, status)
+);
+alter table public.execution_daily enable row level security;
+
+create table public.execution_daily_durations (
+    day date not null,
+    function_id text not null,
+    hist bigint[] not null,  -- run counts per duration bucket (see monitoring_duration_bucket)
+    primary key (day, function_id)
+);
+alter table public.execution_daily_durations enable row level security;
+
+create table public.execution_daily_users (
+    day date not null,
+    user_id text not null,
+    runs bigint not null,
+    step_runs bigint not null,
+    other_steps bigint not null,
+    primary key (day, user_id)
+);
+alter table public.execution_daily_users enable row level security;
+
+create table public.execution_rollup_state (
+    id boolean primary key default true check (id),
+    watermark timestamptz not null default '-infinity'
+);
+alter table public.execution_rollup_state enable row level security;
+insert into public.execution_rollup_state default values;
+
+-- Duration buckets: three per doubling from 1 ms (about 26% wide), the last one open-ended.
+create or replace function public.monitoring_duration_bucket(p_ms bigint) returns integer
+language sql immutable parallel safe as $$
+    select least(59, greatest(0, ceil(3 * ln(greatest(coalesce(p_ms, 1), 1)::float8) / ln(2::float8))::integer));
+$$;
+
+create or replace function public.monitoring_bucket_upper_ms(p_bucket integer) returns bigint
+language sql immutable as $$
+    select round(power(2::numeric, p_bucket / 3.0))::bigint;
+$$;
+
+create or replace function public.monitoring_refresh_rollups() returns jsonb
+language plpgsql as $$
+declare
+    since timestamptz;
+    -- rows committed a little late carry an earlier updated_at: look back a minute each time
+    upto timestamptz := clock_timestamp() - interval '1 minute';
+    today_start timestamptz := date_trunc('day', now() at time zone 'UTC') at time zone 'UTC';
+    days date[];
+begin
+    select watermark into since from public.execution_rollup_state for update;
+    select array_agg(distinct (started_at at time zone 'UTC')::date) into days
+      from public.inngest_function_executions
+     where updated_at > since and started_at < today_start;
+    if days is not null then
+        delete from public.execution_daily where day = any(days);
+        delete from public.execution_daily_durations where day = any(days);
+        delete from public.execution_daily_users where day = any(days);
+        create temporary table rollup_rows on commit drop as
+            select (e.started_at at time zone 'UTC')::date as day, e.*
+              from unnest(days) d(day)
+              join public.inngest_function_executions e
+                on e.started_at >= d.day::timestamp at time zone 'UTC'
+               and e.started_at < (d.day + 1)::timestamp at time zone 'UTC';
+        insert into public.execution_daily
+            select day, function_id, max(function_name), trigger_type, status, count(*),
+                   sum(step_count), sum(other_step_count), coalesce(sum(duration_ms), 0),
+                   count(duration_ms)
+              from rollup_rows group by day, function_id, trigger_type, status;
+        insert into public.execution_daily_durations
+            with counts as (
+                select day, function_id, public.monitoring_duration_bucket(duration_ms) as bucket,
+                       count(*) as n
+                  from rollup_rows where duration_ms is not null group by 1, 2, 3
+            ), keys as (select distinct day, function_id from counts)
+            select k.day, k.function_id, array_agg(coalesce(c.n, 0) order by b.bucket)
+              from keys k cross join generate_series(0, 59) b(bucket)
+              left join counts c
+                on c.day = k.day and c.function_id = k.function_id and c.bucket = b.bucket
+             group by k.day, k.function_id;
+        insert into public.execution_daily_users
+            select day, user_id, count(*), sum(step_count), sum(other_step_count)
+              from rollup_rows where user_id is not null group by day, user_id;
+        drop table rollup_rows;
+    end if;
+    update public.execution_rollup_state set watermark = greatest(since, upto);
+    return jsonb_build_object('days', coalesce(array_length(days, 1), 0));
+end;
+$$;
+
 -- Everything the stats API reports, aggregated here (never in Python).
 create or replace function public.executions_stats(
     p_start timestamptz, p_end timestamptz, p_function_id text, p_user_id text,
     p_cost_per_step numeric, p_cost_per_run numeric, p_bill_all_steps boolean,
     p_include_users boolean, p_quota bigint, p_now timestamptz
-) returns jsonb language sql stable as $$
-    with scoped as (
+) returns jsonb language plpgsql
+-- a generic plan cannot prune the raw/rollup branches: plan each call for its own window
+set plan_cache_mode = force_custom_plan as $$
+declare
+    today date := (now() at time zone 'UTC')::date;
+    first_full date := case
+        when p_start = date_trunc('day', p_start at time zone 'UTC') at time zone 'UTC'
+        then (p_start at time zone 'UTC')::date else (p_start at time zone 'UTC')::date + 1 end;
+    full_until date := least((p_end at time zone 'UTC')::date, today);
+    month_start timestamptz := date_trunc('month', p_now at time zone 'UTC') at time zone 'UTC';
+    month_end timestamptz := (date_trunc('month', p_now at time zone 'UTC') + interval '1 month')
+                             at time zone 'UTC';
+    rolled boolean;
+    month_rolled boolean := p_user_id is null;
+    result jsonb;
+begin
+    perform public.monitoring_refresh_rollups();
+    rolled := p_user_id is null and first_full < full_until;
+    with raw as (
         select * from public.inngest_function_executions
          where started_at >= p_start and started_at < p_end
            and (p_function_id is null or function_id = p_function_id)
            and (p_user_id is null or user_id = p_user_id)
+           and (not rolled
+                or started_at < first_full::timestamp at time zone 'UTC'
+                or started_at >= full_until::timestamp at time zone 'UTC')
+    ), groups as (
+        select (started_at at time zone 'UTC')::date as day, function_id,
+               max(function_name) as function_name, trigger_type, status, count(*) as runs,
+               sum(step_count) as step_runs, sum(other_step_count) as other_steps,
+               coalesce(sum(duration_ms), 0) as duration_sum, count(duration_ms) as duration_n
+          from raw group by 1, function_id, trigger_type, status
+        union all
+        select day, function_id, function_name, trigger_type, status, runs, step_runs,
+               other_steps, duration_sum, duration_n
+          from public.execution_daily
+         where rolled and day >= first_full and day < full_until
+           and (p_function_id is null or function_id = p_function_id)
     ), billed as (
-        select *, case when p_bill_all_steps then step_count + other_step_count
-                       else step_count end as billed_steps
-        from scoped
+        select *, step_runs + case when p_bill_all_steps then other_steps else 0 end as steps
+          from groups
+    ), buckets as (
+        select function_id, public.monitoring_duration_bucket(duration_ms) as bucket,
+               count(*) as n
+          from raw where duration_ms is not null group by 1, 2
+        union all
+        select d.function_id, (h.ordinality - 1)::integer, h.n
+          from public.execution_daily_durations d, unnest(d.hist) with ordinality h(n, ordinality)
+         where rolled and d.day >= first_full and d.day < full_until and h.n > 0
+           and (p_function_id is null or d.function_id = p_function_id)
+    ), cumulative as (
+        select function_id, bucket,
+               sum(n) over (partition by function_id order by bucket) as upto,
+               sum(n) over (partition by function_id) as total
+          from (select function_id, bucket, sum(n) as n from buckets group by 1, 2) b
+    ), percentiles as (
+        select function_id,
+               public.monitoring_bucket_upper_ms(min(bucket) filter (where upto >= 0.5 * total)) as p50,
+               public.monitoring_bucket_upper_ms(min(bucket) filter (where upto >= 0.95 * total)) as p95
+          from cumulative group by function_id
+    ), users as (
+        select user_id, sum(runs) as n,
+               sum(step_runs + case when p_bill_all_steps then other_steps else 0 end) as steps
+          from (select user_id, count(*) as runs, sum(step_count) as step_runs,
+                       sum(other_step_count) as other_steps
+                  from raw where user_id is not null group by user_id
+                union all
+                select user_id, runs, step_runs, other_steps from public.execution_daily_users
+                 where rolled and p_function_id is null
+                   and day >= first_full and day < full_until) u
+         group by user_id
     ), totals as (
-        select count(*) as executions,
-               count(*) filter (where status = 'completed') as successful,
-               count(*) filter (where status = 'failed') as failed,
-               coalesce(sum(billed_steps), 0) as steps,
-               coalesce(sum(duration_ms), 0) as duration_ms,
-               avg(duration_ms) as avg_ms
-        from billed
+        select coalesce(sum(runs), 0) as executions,
+               coalesce(sum(runs) filter (where status = 'completed'), 0) as successful,
+               coalesce(sum(runs) filter (where status = 'failed'), 0) as failed,
+               coalesce(sum(steps), 0) as steps,
+               coalesce(sum(duration_sum), 0) as duration_ms,
+               sum(duration_sum)::numeric / nullif(sum(duration_n), 0) as avg_ms
+          from billed
     ), month as (
-        select coalesce(sum(case when p_bill_all_steps then step_count + other_step_count
-                                 else step_count end), 0) as steps
-        from public.inngest_function_executions
-        where started_at >= date_trunc('month', p_now)
-          and started_at < date_trunc('month', p_now) + interval '1 month'
-          and (p_user_id is null or user_id = p_user_id)
+        select coalesce(sum(steps), 0) as steps from (
+            select step_count + case when p_bill_all_steps then other_step_count else 0 end as steps
+              from public.inngest_function_executions
+             where started_at >= case when month_rolled
+                                      then greatest(month_start, today::timestamp at time zone 'UTC')
+                                      else month_start end
+               and started_at < month_end
+               and (p_user_id is null or user_id = p_user_id)
+            union all
+            select step_runs + case when p_bill_all_steps then other_steps else 0 end
+              from public.execution_daily
+             where month_rolled and day >= (month_start at time zone 'UTC')::date and day < today
+        ) m
     ), month_span as (
-        select extract(epoch from p_now - date_trunc('month', p_now)) as elapsed,
-               extract(epoch from (date_trunc('month', p_now) + interval '1 month')
-                                   - date_trunc('month', p_now)) as length
+        select extract(epoch from p_now - month_start) as elapsed,
+               extract(epoch from month_end - month_start) as length
     )
     select jsonb_build_object(
         'totalExecutions', t.executions,
@@ -195,38 +367,40 @@ create or replace function public.executions_stats(
         'estimatedCostUsd', round(t.steps * p_cost_per_step + t.executions * p_cost_per_run, 6),
         'byFunction', coalesce((
             select jsonb_agg(jsonb_build_object(
-                'functionId', function_id, 'functionName', function_name, 'count', n,
-                'steps', steps, 'avgDuration', coalesce(round(avg_ms)::bigint, 0),
-                'p50DurationMs', p50, 'p95DurationMs', p95) order by n desc, function_id)
-            from (select function_id, max(function_name) as function_name, count(*) as n,
-                         sum(billed_steps) as steps, avg(duration_ms) as avg_ms,
-                         round(percentile_cont(0.5) within group (order by duration_ms))::bigint as p50,
-                         round(percentile_cont(0.95) within group (order by duration_ms))::bigint as p95
-                  from billed group by function_id) f), '[]'::jsonb),
+                'functionId', f.function_id, 'functionName', f.function_name, 'count', f.n,
+                'steps', f.steps, 'avgDuration', coalesce(round(f.avg_ms)::bigint, 0),
+                'p50DurationMs', p.p50, 'p95DurationMs', p.p95) order by f.n desc, f.function_id)
+            from (select function_id, max(function_name) as function_name, sum(runs) as n,
+                         sum(steps) as steps,
+                         sum(duration_sum)::numeric / nullif(sum(duration_n), 0) as avg_ms
+                    from billed group by function_id) f
+            left join percentiles p using (function_id)), '[]'::jsonb),
         'byTriggerType', coalesce((
             select jsonb_agg(jsonb_build_object('triggerType', trigger_type, 'count', n)
                              order by n desc, trigger_type)
-            from (select trigger_type, count(*) as n from billed group by trigger_type) g),
+            from (select trigger_type, sum(runs) as n from billed group by trigger_type) g),
             '[]'::jsonb),
         'byDay', coalesce((
-            select jsonb_agg(jsonb_build_object('date', day, 'executions', n, 'steps', steps,
-                                                'avgDurationMs', coalesce(round(avg_ms)::bigint, 0))
-                             order by day)
-            from (select to_char(started_at at time zone 'UTC', 'YYYY-MM-DD') as day,
-                         count(*) as n, sum(billed_steps) as steps, avg(duration_ms) as avg_ms
-                  from billed group by 1) d), '[]'::jsonb),
+            select jsonb_agg(jsonb_build_object(
+                'date', to_char(day, 'YYYY-MM-DD'), 'executions', n, 'steps', steps,
+                'avgDurationMs', coalesce(round(avg_ms)::bigint, 0)) order by day)
+            from (select day, sum(runs) as n, sum(steps) as steps,
+                         sum(duration_sum)::numeric / nullif(sum(duration_n), 0) as avg_ms
+                    from billed group by day) d), '[]'::jsonb),
         'byUser', case when p_include_users then coalesce((
             select jsonb_agg(jsonb_build_object('userId', user_id, 'count', n, 'steps', steps)
                              order by n desc, user_id)
-            from (select user_id, count(*) as n, sum(billed_steps) as steps
-                  from billed where user_id is not null group by user_id) u), '[]'::jsonb)
-            end,
+            from users), '[]'::jsonb) end,
         'recentFailures', coalesce((
             select jsonb_agg(jsonb_build_object('functionId', function_id, 'runId', run_id,
                                                 'errorMessage', error_message,
                                                 'startedAt', started_at) order by started_at desc)
-            from (select function_id, run_id, error_message, started_at from billed
-                  where status = 'failed' order by started_at desc limit 20) r), '[]'::jsonb),
+            from (select function_id, run_id, error_message, started_at
+                    from public.inngest_function_executions
+                   where status = 'failed' and started_at >= p_start and started_at < p_end
+                     and (p_function_id is null or function_id = p_function_id)
+                     and (p_user_id is null or user_id = p_user_id)
+                   order by started_at desc limit 20) r), '[]'::jsonb),
         'quota', jsonb_build_object(
             'monthlyStepQuota', p_quota,
             'stepsThisMonth', m.steps,
@@ -235,8 +409,10 @@ create or replace function public.executions_stats(
             'percentUsed', case when p_quota > 0 then round(m.steps * 100.0 / p_quota, 2) end,
             'forecastExceedsQuota', case when p_quota > 0 and s.elapsed > 0
                 then m.steps * s.length / s.elapsed > p_quota end)
-    )
+    ) into result
     from totals t, month m, month_span s;
+    return result;
+end;
 $$;
 
 -- The last hour's usage against thresholds; records an alert once per kind and window.

@@ -72,6 +72,10 @@ class ExecutionsRepo:
         )
         return dict(result)
 
+    async def refresh_rollups(self) -> int:
+        """Redo the daily rollups of past days whose rows changed; the number of days redone."""
+        return int((await self._t.call("monitoring_refresh_rollups", {}))["days"])
+
     async def mark_notified(self, alert_ids: list[int]) -> None:
         """Record that the webhook accepted these alerts."""
         await self._t.call("monitoring_mark_notified", {"p_ids": alert_ids})

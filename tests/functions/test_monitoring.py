@@ -161,7 +161,7 @@ async def test_a_cron_run_is_scheduled_and_loops_count_every_step(
         record = await row(live, cron.run_id)
         assert record["status"] == "completed" and record["trigger_type"] == "scheduled"
         assert json.loads(record["metadata"]) == {"cron": "*/15 * * * *"}
-        assert record["step_count"] == 1 and record["duration_ms"] > 0
+        assert record["step_count"] == 2 and record["duration_ms"] > 0
         [loop] = live.executor.runs("looper")
         looped = await row(live, loop.run_id)
         assert looped["step_count"] == 3  # one id, three steps

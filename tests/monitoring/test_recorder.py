@@ -33,9 +33,16 @@ def own_server(tmp_path: Path) -> Iterator[Any]:
 
 def observation(i: int, status: str = "completed") -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).isoformat()
-    return {"run_id": f"burst-{i}", "function_id": "app-fn", "status": status, "attempt": 0,
-            "steps": {f"0:step-{i}": "StepRun"}, "steps_floor": 1, "started_at": now,
-            "observed_at": now}
+    return {
+        "run_id": f"burst-{i}",
+        "function_id": "app-fn",
+        "status": status,
+        "attempt": 0,
+        "steps": {f"0:step-{i}": "StepRun"},
+        "steps_floor": 1,
+        "started_at": now,
+        "observed_at": now,
+    }
 
 
 async def test_database_down_during_a_burst_loses_nothing(
@@ -46,8 +53,14 @@ async def test_database_down_during_a_burst_loses_nothing(
     await apply_migrations(conn)
     await conn.close()
     pool = await create_pool(dsn, min_size=0, max_size=2)
-    recorder = Recorder(lambda: ExecutionsRepo(PostgresTransport(pool)), RunMetrics(),
-                        interval_s=0.05, batch=50, buffer_max=1000, drain_timeout_s=20)
+    recorder = Recorder(
+        lambda: ExecutionsRepo(PostgresTransport(pool)),
+        RunMetrics(),
+        interval_s=0.05,
+        batch=50,
+        buffer_max=1000,
+        drain_timeout_s=20,
+    )
     await recorder.start()
     for i in range(100):
         recorder.record(observation(i))
@@ -75,8 +88,13 @@ async def test_buffer_is_bounded_and_counts_what_it_drops() -> None:
     async def unreachable() -> None:
         raise OSError("down")
 
-    recorder = Recorder(lambda: None, RunMetrics(), interval_s=1, batch=10,  # type: ignore[arg-type, return-value]
-                        buffer_max=25)
+    recorder = Recorder(
+        lambda: None,
+        RunMetrics(),
+        interval_s=1,
+        batch=10,  # type: ignore[arg-type, return-value]
+        buffer_max=25,
+    )
     for i in range(40):
         recorder.record(observation(i))
     assert recorder.depth == 25 and recorder.dropped == 15

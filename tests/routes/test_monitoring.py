@@ -235,3 +235,33 @@ async def test_bad_parameters_are_400_naming_them(
         response = await client.get("/api/inngest/monitoring", params=params, headers=bearer(ADMIN))
     assert response.status_code == 400
     assert response.json()["error"].startswith(name)
+
+
+async def test_rollups_follow_late_changes_to_past_days(
+    settings: Settings, database_url: str
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = make_rows(now)
+    await seed(database_url, rows)
+    async with in_process(create_app(settings)) as client:
+        url = "/api/inngest/monitoring"
+        before = (await client.get(url, headers=bearer(ADMIN))).json()
+        old = next(
+            r
+            for r in rows
+            if r["status"] == "completed" and r["started_at"] < now - dt.timedelta(days=2)
+        )
+        conn = await asyncpg.connect(database_url)
+        try:
+            # a run of an earlier day fails late (its record arrives after the day was rolled up)
+            await conn.execute(
+                "update inngest_function_executions set status = 'failed', updated_at = now()"
+                " + interval '2 minutes' where run_id = $1",
+                old["run_id"],
+            )
+        finally:
+            await conn.close()
+        after = (await client.get(url, headers=bearer(ADMIN))).json()
+    assert after["failedExecutions"] == before["failedExecutions"] + 1
+    assert after["successfulExecutions"] == before["successfulExecutions"] - 1
+    assert after["totalExecutions"] == before["totalExecutions"] == len(rows)
