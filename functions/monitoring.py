@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import httpx
 import inngest
 from pydantic import Field
 
+from inngest_app.alerts import post_alert
 from inngest_app.events import EventPayload, parse_event
 from inngest_app.monitoring.derive import ids, trigger_type
 from inngest_app.repos.executions import ExecutionsRepo
@@ -116,20 +116,11 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                     for a in alerts
                 )
                 assert settings.alert_webhook_url is not None  # noqa: S101 (checked above)
-                response = await services.http.post(
+                await post_alert(
+                    services.http,
                     settings.alert_webhook_url,
-                    json={"text": f"inngest-app alert: {text}", "alerts": alerts},
+                    {"text": f"inngest-app alert: {text}", "alerts": alerts},
                 )
-                if response.status_code >= 500:
-                    raise httpx.HTTPStatusError(
-                        f"alert webhook answered {response.status_code}",
-                        request=response.request,
-                        response=response,
-                    )
-                if response.status_code >= 400:
-                    raise inngest.NonRetriableError(
-                        f"alert webhook refused the alert: HTTP {response.status_code}"
-                    )
                 await ExecutionsRepo(services.transport).mark_notified([a["id"] for a in alerts])
                 return len(alerts)
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import inngest
 
+from inngest_app.alerts import post_alert
 from inngest_app.events import parse_event
 from inngest_app.repos.billing import BillingRepo, EventResult
 from inngest_app.services import Services
@@ -89,6 +90,24 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
     def repo() -> BillingRepo:
         return BillingRepo(services.transport)
+
+    def record_payment(
+        data: PaymentIntentEvent, *, succeeded: bool
+    ) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """The step body that records a payment intent event in the ledger and `payments`."""
+        payment = payment_state(data.object, succeeded=succeeded)
+
+        async def record() -> dict[str, Any]:
+            return await _stored(
+                lambda: repo().record_payment(
+                    event_id=data.id,
+                    event_type=data.type,
+                    created=from_unix(data.created),
+                    payment=payment,
+                )
+            )
+
+        return record
 
     # One Stripe client per open HTTP client (i.e. per app lifespan), built on first use.
     cached: list[tuple[httpx.AsyncClient, StripeApi]] = []
@@ -167,18 +186,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def process_payment_succeeded(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_SUCCEEDED)
-        payment = payment_state(data.object, succeeded=True)
-
-        async def record() -> dict[str, Any]:
-            return await _stored(
-                lambda: repo().record_payment(
-                    event_id=data.id,
-                    event_type=data.type,
-                    created=from_unix(data.created),
-                    payment=payment,
-                )
-            )
-
+        record = record_payment(data, succeeded=True)
         return await ctx.step.run("record-payment", record)
 
     @client.create_function(
@@ -189,34 +197,16 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def process_payment_failed(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_PAYMENT_FAILED)
-        payment = payment_state(data.object, succeeded=False)
-
-        async def record() -> dict[str, Any]:
-            return await _stored(
-                lambda: repo().record_payment(
-                    event_id=data.id,
-                    event_type=data.type,
-                    created=from_unix(data.created),
-                    payment=payment,
-                )
-            )
-
-        result = await ctx.step.run("record-failure", record)
+        result = await ctx.step.run("record-failure", record_payment(data, succeeded=False))
         url = settings.alert_webhook_url
         # Alert once: not for a duplicate, nor for a failure a later success already superseded.
         if url and result["outcome"] == "applied":
 
-            async def post_alert() -> dict[str, Any]:
-                response = await services.http.post(url, json={"text": alert_text(result)})
-                if response.status_code >= 500:
-                    raise RuntimeError(f"alert webhook answered {response.status_code}")
-                if response.status_code >= 400:
-                    raise inngest.NonRetriableError(
-                        f"alert webhook refused the alert: {response.status_code}"
-                    )
-                return {"status": response.status_code}
+            async def alert() -> dict[str, Any]:
+                status = await post_alert(services.http, url, {"text": alert_text(result)})
+                return {"status": status}
 
-            result["alert"] = await ctx.step.run("post-alert", post_alert)
+            result["alert"] = await ctx.step.run("post-alert", alert)
         return result
 
     @client.create_function(
