@@ -10,24 +10,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-from starlette.applications import Starlette
 
 from bench.pg import migrated_database
 from inngest_app.app import create_app
 from inngest_app.settings import Settings
+from inngest_app.testing.live import in_process
+from inngest_app.testing.signing import cloud_headers, step_call
 
 SIGNING_KEY = "signkey-bench-" + "d4" * 32
 ADMIN = "bench-admin"
@@ -58,38 +55,8 @@ def _signed_call(i: int) -> tuple[bytes, dict[str, str]]:
         "name": "app/ping",
         "ts": int(time.time() * 1000),
     }
-    body = json.dumps(
-        {
-            "ctx": {
-                "attempt": 0,
-                "disable_immediate_execution": False,
-                "max_attempts": 4,
-                "run_id": f"bench-run-{i}-{time.perf_counter_ns()}",
-                "stack": {"current": 0, "stack": []},
-                "use_api": False,
-            },
-            "event": event,
-            "events": [event],
-            "steps": {},
-            "use_api": False,
-            "version": 2,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    now = int(time.time())
-    mac = hmac.new(
-        SIGNING_KEY.split("-", 2)[2].encode(), body + str(now).encode(), hashlib.sha256
-    ).hexdigest()
-    return body, {"X-Inngest-Signature": f"t={now}&s={mac}", "X-Inngest-Server-Kind": "cloud"}
-
-
-@contextlib.asynccontextmanager
-async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            yield client
+    body = step_call(event, run_id=f"bench-run-{i}-{time.perf_counter_ns()}")
+    return body, cloud_headers(body, SIGNING_KEY, int(time.time()))
 
 
 async def _round(client: httpx.AsyncClient) -> float:
@@ -109,7 +76,7 @@ async def _recorder_overhead(dsn: str) -> dict[str, Any]:
         create_app(_settings(dsn, monitoring=True)),
         create_app(_settings(dsn, monitoring=False)),
     )
-    async with _client(on_app) as on, _client(off_app) as off:
+    async with in_process(on_app) as on, in_process(off_app) as off:
         await _round(on)
         await _round(off)
         ratios, rates_on, rates_off = [], [], []
@@ -190,7 +157,7 @@ async def _stats_latency(dsn: str) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(days=30)
     params = {"startDate": start.isoformat()}
-    async with _client(app) as client:
+    async with in_process(app) as client:
         headers = {"Authorization": f"Bearer {ADMIN}"}
         t0 = time.perf_counter()
         await client.get("/api/inngest/monitoring", params=params, headers=headers)

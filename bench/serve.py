@@ -14,8 +14,6 @@ executor is available.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import statistics
 import time
@@ -28,6 +26,7 @@ import inngest.fast_api
 from starlette.applications import Starlette
 
 from inngest_app.serve import inngest_routes
+from inngest_app.testing.signing import cloud_headers, step_call
 
 SIGNING_KEY = "signkey-prod-" + "ab" * 32
 ROUNDS = 9
@@ -70,31 +69,9 @@ def _fastapi_app() -> fastapi.FastAPI:
     return app
 
 
-def _body(i: int) -> bytes:
-    event = {"data": {}, "id": f"e{i}", "name": "bench/go", "ts": 1}
-    body = {
-        "ctx": {
-            "attempt": 0,
-            "disable_immediate_execution": False,
-            "max_attempts": 4,
-            "run_id": f"run{i}",
-            "stack": {"current": 0, "stack": []},
-            "use_api": False,
-        },
-        "event": event,
-        "events": [event],
-        "steps": {},
-        "use_api": False,
-        "version": 2,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _signed(body: bytes) -> dict[str, str]:
-    now = int(time.time())
-    secret = SIGNING_KEY.split("-", 2)[2].encode()
-    mac = hmac.new(secret, body + str(now).encode(), hashlib.sha256).hexdigest()
-    return {"X-Inngest-Signature": f"t={now}&s={mac}", "X-Inngest-Server-Kind": "cloud"}
+def _call(i: int) -> tuple[bytes, dict[str, str]]:
+    body = step_call({"data": {}, "id": f"e{i}", "name": "bench/go", "ts": 1}, run_id=f"run{i}")
+    return body, cloud_headers(body, SIGNING_KEY, int(time.time()))
 
 
 async def _round(app: Any) -> float:
@@ -102,11 +79,9 @@ async def _round(app: Any) -> float:
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         started = time.perf_counter()
         for i in range(CALLS):
-            body = _body(i)
+            body, headers = _call(i)
             response = await client.post(
-                f"/api/inngest?fnId={FN_ID}&stepId=step",
-                content=body,
-                headers=_signed(body),
+                f"/api/inngest?fnId={FN_ID}&stepId=step", content=body, headers=headers
             )
             if response.status_code != 206:
                 raise RuntimeError(f"unexpected {response.status_code}: {response.text}")

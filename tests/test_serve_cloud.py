@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from inngest_app.app import create_app
 from inngest_app.settings import Settings
+from inngest_app.testing.signing import sign, step_call
 from tests.apps import in_process
 
 SIGNING_KEY = "signkey-prod-" + "ab" * 32
@@ -21,30 +18,9 @@ WRONG_KEY = "signkey-prod-" + "ef" * 32
 PING_URL = "/api/inngest?fnId=inngest-app-ping&stepId=step"
 
 
-def sign(body: bytes, key: str, at: int) -> str:
-    """`X-Inngest-Signature` as Inngest computes it (body already in JCS canonical form)."""
-    secret = key.split("-", 2)[2].encode()
-    digest = hmac.new(secret, body + str(at).encode(), hashlib.sha256).hexdigest()
-    return f"t={at}&s={digest}"
-
-
 def call_body() -> bytes:
-    body: dict[str, Any] = {
-        "ctx": {
-            "attempt": 0,
-            "disable_immediate_execution": False,
-            "max_attempts": 4,
-            "run_id": "01JCLOUDTEST",
-            "stack": {"current": 0, "stack": []},
-            "use_api": False,
-        },
-        "event": {"data": {"message": "hi"}, "id": "e1", "name": "app/ping", "ts": 1},
-        "events": [{"data": {"message": "hi"}, "id": "e1", "name": "app/ping", "ts": 1}],
-        "steps": {},
-        "use_api": False,
-        "version": 2,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    event = {"data": {"message": "hi"}, "id": "e1", "name": "app/ping", "ts": 1}
+    return step_call(event, run_id="01JCLOUDTEST")
 
 
 @pytest.fixture

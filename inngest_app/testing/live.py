@@ -35,3 +35,14 @@ async def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Asy
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def in_process(app: Any, *, base_url: str = "http://app.test") -> AsyncIterator[Any]:
+    """Run `app`'s lifespan and yield an httpx client that calls it without a socket."""
+    import httpx
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client

@@ -35,3 +35,37 @@ def hashed_signing_key(signing_key: str) -> str:
     prefix = match.group(0) if match else ""
     key = signing_key[len(prefix) :]
     return prefix + hashlib.sha256(bytes.fromhex(key)).hexdigest()
+
+
+def step_call(
+    event: dict[str, Any],
+    *,
+    run_id: str,
+    steps: dict[str, Any] | None = None,
+    attempt: int = 0,
+    max_attempts: int = 4,
+) -> bytes:
+    """The canonical body of one call Inngest makes to run a function's next step."""
+    stack = list(steps or {})
+    return canonical_json(
+        {
+            "ctx": {
+                "attempt": attempt,
+                "disable_immediate_execution": False,
+                "max_attempts": max_attempts,
+                "run_id": run_id,
+                "stack": {"current": len(stack), "stack": stack},
+                "use_api": False,
+            },
+            "event": event,
+            "events": [event],
+            "steps": steps or {},
+            "use_api": False,
+            "version": 2,
+        }
+    )
+
+
+def cloud_headers(body: bytes, signing_key: str, at: int) -> dict[str, str]:
+    """Headers of a signed call from Inngest Cloud."""
+    return {"X-Inngest-Signature": sign(body, signing_key, at), "X-Inngest-Server-Kind": "cloud"}
