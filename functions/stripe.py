@@ -109,6 +109,23 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
         return record
 
+    def apply_subscription(
+        data: SubscriptionEvent | InvoiceEvent, state: Any
+    ) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """The step body that applies a subscription state (unless an older event's)."""
+
+        async def apply() -> dict[str, Any]:
+            return await _stored(
+                lambda: repo().sync_subscription(
+                    event_id=data.id,
+                    event_type=data.type,
+                    created=from_unix(data.created),
+                    subscription=state,
+                )
+            )
+
+        return apply
+
     # One Stripe client per open HTTP client (i.e. per app lifespan), built on first use.
     cached: list[tuple[httpx.AsyncClient, StripeApi]] = []
 
@@ -221,18 +238,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def sync_subscription(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(SubscriptionEvent, ctx.event.data, event=ctx.event.name)
-        state = subscription_state(data.object)
-
-        async def apply() -> dict[str, Any]:
-            return await _stored(
-                lambda: repo().sync_subscription(
-                    event_id=data.id,
-                    event_type=data.type,
-                    created=from_unix(data.created),
-                    subscription=state,
-                )
-            )
-
+        apply = apply_subscription(data, subscription_state(data.object))
         return await ctx.step.run("apply-subscription", apply)
 
     @client.create_function(
@@ -247,18 +253,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     async def sync_invoice(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(InvoiceEvent, ctx.event.data, event=ctx.event.name)
         state = invoice_subscription_state(data.object, paid=ctx.event.name == INVOICE_PAID)
-
-        async def apply() -> dict[str, Any]:
-            return await _stored(
-                lambda: repo().sync_subscription(
-                    event_id=data.id,
-                    event_type=data.type,
-                    created=from_unix(data.created),
-                    subscription=state,
-                )
-            )
-
-        return await ctx.step.run("apply-invoice", apply)
+        return await ctx.step.run("apply-invoice", apply_subscription(data, state))
 
     return [
         process_checkout_completed,
