@@ -11,10 +11,9 @@ import datetime as dt
 from typing import Any
 
 import inngest
-from pydantic import Field
 
 from inngest_app.alerts import post_alert
-from inngest_app.events import EventPayload, parse_event
+from inngest_app.events import TerminalEvent, parse_event
 from inngest_app.monitoring.derive import ids, trigger_type
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.services import Services
@@ -24,28 +23,11 @@ FUNCTION_CANCELLED = "inngest/function.cancelled"
 ALERTS_CRON = "*/15 * * * *"
 
 
-class RunError(EventPayload):
-    """The `error` of a failed or cancelled run."""
-
-    name: str | None = None
-    message: str | None = None
-    stack: str | None = None
-
-
-class TerminalEvent(EventPayload):
-    """Data of `inngest/function.failed` and `inngest/function.cancelled`."""
-
-    function_id: str = Field(..., min_length=1)
-    run_id: str = Field(..., min_length=1)
-    error: RunError | None = None
-    event: dict[str, Any] = Field(default_factory=dict)
-
-
 def terminal_observation(name: str, data: TerminalEvent, *, at: dt.datetime) -> dict[str, Any]:
     """The observation that ends the run named by a system event."""
     trigger = data.event if isinstance(data.event, dict) else {}
     trigger_data = trigger.get("data")
-    error = data.error or RunError()
+    error = data.error
     return {
         "run_id": data.run_id,
         "function_id": data.function_id,
@@ -54,8 +36,8 @@ def terminal_observation(name: str, data: TerminalEvent, *, at: dt.datetime) -> 
         "trigger_type": trigger_type(trigger.get("name"), trigger_data),
         **ids(trigger_data),
         "status": "cancelled" if name == FUNCTION_CANCELLED else "failed",
-        "error_message": error.message or error.name or "unknown error",
-        "error_stack": error.stack,
+        "error_message": (error and (error.message or error.name)) or "unknown error",
+        "error_stack": error.stack if error else None,
         "observed_at": at.isoformat(),
         "steps": {},
     }

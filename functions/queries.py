@@ -15,9 +15,14 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from inngest_app.events import EventPayload, parse_event
+from inngest_app.events import (
+    EventPayload,
+    TerminalEvent,
+    describe_validation_error,
+    parse_event,
+)
 from inngest_app.queries.config import GoogleSearchSource, QueryConfig
 from inngest_app.queries.fetch import (
     DEFAULT_PAUSE_S,
@@ -55,11 +60,34 @@ def _now() -> dt.datetime:
 def build(services: Services) -> list[inngest.Function[Any]]:
     """The query executor, bound to `services`."""
 
+    async def mark_run_failed(ctx: inngest.Context) -> None:
+        """A run that failed for good outside a page step (claim, config) leaves its query
+        `failed` and resumable, never stuck `pending` or `running`."""
+        failure = parse_event(TerminalEvent, ctx.event.data, event=ctx.event.name)
+        try:
+            parsed = uuid.UUID(str(failure.event.get("data", {}).get("query_id")))
+        except ValueError:
+            return  # the run never named a valid query: nothing to mark
+        error = failure.error
+        message = f"run failed: {(error and error.message) or 'unknown error'}"
+
+        async def mark() -> None:
+            await QueriesRepo(services.transport).fail(
+                parsed,
+                failure.run_id,
+                error=message,
+                code="run_failed",
+                retriable=True,
+            )
+
+        await ctx.step.run("mark-query-failed", mark)
+
     @services.inngest.create_function(
         fn_id="execute-query",
         name="Execute query",
         trigger=inngest.TriggerEvent(event=QUERY_REQUESTED),
         retries=3,
+        on_failure=mark_run_failed,
         concurrency=[inngest.Concurrency(limit=1, key="event.data.query_id")],
         cancel=[
             inngest.Cancel(
@@ -78,7 +106,12 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         query = claimed.query
         if not claimed.claimed:
             return {"status": query.status, "skipped": "query is not pending"}
-        config = QueryConfig.model_validate(query.config)
+        try:
+            config = QueryConfig.model_validate(query.config)
+        except ValidationError as exc:  # stored before a config change: cannot run as it is
+            raise inngest.NonRetriableError(
+                f"stored query config is invalid: {describe_validation_error(exc)}"
+            ) from None
         credential = services.settings.query_credentials.get((config.credential or "").lower())
         secret = credential.get_secret_value() if credential else None
         source = build_source(config.source, credential=secret)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import inngest
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -37,3 +37,20 @@ def parse_event(model: type[ModelT], data: Mapping[str, Any] | None, *, event: s
         raise inngest.NonRetriableError(
             f"invalid {event} payload: {describe_validation_error(exc)}"
         ) from None
+
+
+class RunError(EventPayload):
+    """The `error` of a failed or cancelled run, as Inngest reports it."""
+
+    name: str | None = None
+    message: str | None = None
+    stack: str | None = None
+
+
+class TerminalEvent(EventPayload):
+    """Data of the platform's `inngest/function.failed` and `inngest/function.cancelled`."""
+
+    function_id: str = Field(..., min_length=1)
+    run_id: str = Field(..., min_length=1)
+    error: RunError | None = None
+    event: dict[str, Any] = Field(default_factory=dict)

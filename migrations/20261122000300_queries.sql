@@ -148,7 +148,8 @@ create or replace function public.query_fail(
     update public.queries
        set status = 'failed', last_error = p_error, error_code = p_code,
            retriable = p_retriable, updated_at = now()
-     where id = p_id and status in ('pending', 'running') and run_id is not distinct from p_run_id
+     where id = p_id and status in ('pending', 'running')
+       and (run_id is null or run_id is not distinct from p_run_id)
     returning public.query_json(queries);
 $$;
 

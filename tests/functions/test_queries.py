@@ -15,6 +15,7 @@ from tests.queries.support import (
     API,
     GOOGLE_KEY,
     PER_PAGE,
+    USER,
     config,
     pages_api,
     query_settings,
@@ -430,3 +431,27 @@ async def test_a_user_resume_during_an_auto_resume_wait_leaves_one_loop(
         assert calls == [1, 2, 2, 3, 4]  # the woken run fetched nothing more
         keys = await _keys(live, query_id)
         assert len(keys) == len(set(keys)) == 3 * PER_PAGE
+
+
+async def test_a_run_that_fails_outside_its_page_steps_leaves_the_query_resumable(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        query_id = await live.pool.fetchval(
+            "insert into queries (user_id, config, max_pages, max_rows)"
+            " values ($1, $2::jsonb, 5, 100) returning id",
+            USER,
+            '{"source": {"kind": "carrier-pigeon"}}',
+        )
+        await live.executor.send(
+            {"name": "query/execute.requested", "data": {"query_id": str(query_id)}}
+        )
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "failed" and run.retries == 0
+        assert "source" in run.error["message"]
+        [handler] = live.executor.runs("execute-query-failure")
+        assert handler.status == "completed", handler.error
+        failed = await _status(live, str(query_id))
+        assert failed["status"] == "failed" and failed["errorCode"] == "run_failed"
+        assert failed["resumable"] and "stored query config is invalid" in failed["lastError"]
