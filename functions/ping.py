@@ -38,6 +38,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
         async def record(step: str) -> dict[str, Any]:
             row = await repo.record(run_id=ctx.run_id, step=step, message=data.message)
+            ctx.logger.info("recorded %s", step)
             return row.model_dump(mode="json")
 
         first = await ctx.step.run("record-ping", record, "ping")

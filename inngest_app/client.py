@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import inngest
 from inngest._internal import net
 
 from inngest_app import __version__
+from inngest_app.logs import bind_run
 from inngest_app.settings import Settings
 
 logger = logging.getLogger("inngest_app.functions")
@@ -16,6 +18,18 @@ logger = logging.getLogger("inngest_app.functions")
 
 def _secret(value: object) -> str | None:
     return None if value is None else value.get_secret_value()  # type: ignore[attr-defined]
+
+
+class RunLogContext(inngest.Middleware):
+    """Binds the function id, run id and attempt to every log record of the call."""
+
+    async def transform_input(
+        self, ctx: Any, function: inngest.Function[Any], steps: inngest.StepMemos
+    ) -> None:
+        fn_id = function.id
+        if ctx.event.name == "inngest/function.failed" and function.on_failure_fn_id:
+            fn_id = function.on_failure_fn_id
+        bind_run(function_id=fn_id, run_id=ctx.run_id, attempt=ctx.attempt)
 
 
 def build_client(
@@ -34,7 +48,7 @@ def build_client(
         event_key=_secret(settings.inngest_event_key),
         signing_key=signing_key,
         logger=logger,
-        middleware=list(middleware),
+        middleware=[RunLogContext, *middleware],
         request_timeout=int(settings.http_timeout_s * 1000),
     )
     # The SDK reads the fallback key only from os.environ; hand it ours so settings stay the

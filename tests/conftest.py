@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,9 +38,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> PgCluster:
-    """The session's embedded Postgres with a migrated template database."""
-    cluster = start_cluster(tmp_path_factory.mktemp("pg", numbered=False))
+def pg() -> PgCluster:
+    """The session's embedded Postgres with a migrated template database.
+
+    Its data lives in a directory of its own, not in pytest's numbered tmp dirs, which a
+    concurrent pytest session may prune while the server runs; the server stops at exit.
+    """
+    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="inngest-app-pg-")))
     cluster.create_template()
     return cluster
 

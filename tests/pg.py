@@ -27,6 +27,7 @@ class PgCluster:
     """The session's server: its admin DSN and a way to make throwaway databases."""
 
     admin_dsn: str
+    data_dir: Path
 
     def dsn(self, database: str) -> str:
         """The DSN of `database` on this server."""
@@ -65,4 +66,4 @@ class PgCluster:
 
 def start_cluster(data_dir: Path) -> PgCluster:
     """Start the embedded server in `data_dir`."""
-    return PgCluster(admin_dsn=start_embedded(data_dir))
+    return PgCluster(admin_dsn=start_embedded(data_dir), data_dir=data_dir)

@@ -18,7 +18,6 @@ from typing import Any
 import inngest
 from inngest._internal import server_lib
 
-from inngest_app.logs import bind_run
 from inngest_app.monitoring.derive import ids, metadata, trigger_type
 from inngest_app.monitoring.recorder import Recorder
 
@@ -73,7 +72,6 @@ def monitoring_middleware(recorder: Recorder) -> type[inngest.Middleware]:
                     self._retries = 0
                 else:
                     self._retries = function._opts.retries
-                bind_run(function_id=fn_id, run_id=ctx.run_id, attempt=ctx.attempt)
                 data = event.data
                 self._attempt = ctx.attempt
                 self._memoized = steps.size

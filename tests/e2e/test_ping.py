@@ -124,3 +124,41 @@ async def test_step_that_fails_twice_then_succeeds(
         [run] = live.executor.runs("flaky-twice")
         assert run.status == "completed" and run.output == 3
         assert run.retries == 2
+
+
+async def test_run_context_reaches_log_records(
+    start_live: LiveFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with start_live(monitoring_enabled=False) as live:
+        caplog.set_level("INFO")
+        await live.executor.send({"name": "app/ping", "data": {"pause_s": 0}})
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("ping")
+        records = [r for r in caplog.records if getattr(r, "run_id", None) == run.run_id]
+        assert records, "no log record carried the run id"
+        assert all(r.function_id == "inngest-app-ping" for r in records)
+
+
+def _streaming_family(services: Services) -> list[inngest.Function[Any]]:
+    @services.inngest.create_function(fn_id="slowish", trigger=inngest.TriggerEvent(event="t/s"))
+    async def slowish(ctx: inngest.Context) -> str:
+        await ctx.step.run("one", _one)
+        return "streamed"
+
+    return [slowish]
+
+
+async def _one() -> int:
+    return 1
+
+
+async def test_streaming_responses_are_followed(
+    start_live: LiveFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("functions.FAMILIES", (*FAMILIES, _streaming_family))
+    monkeypatch.setenv("INNGEST_STREAMING", "force")
+    async with start_live() as live:
+        await live.executor.send({"name": "t/s", "data": {}})
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("slowish")
+        assert run.status == "completed" and run.output == "streamed"
