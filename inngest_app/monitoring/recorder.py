@@ -3,8 +3,9 @@
 Policy: `record()` only appends to a bounded buffer (the oldest observation is dropped, and
 counted, when it is full). A background task writes up to `batch` observations in ONE statement
 every `interval_s`, or at once when a full batch is waiting. If the database is down the batch
-goes back to the buffer, one warning is logged for the whole outage, and writes are retried with
-a capped backoff; a line is logged when they succeed again. `stop()` drains the buffer (within
+goes back to the buffer (so does one that takes longer than `write_timeout_s`), one warning is
+logged for the whole outage, and writes are retried with a capped backoff; a line is logged when
+they succeed again. `stop()` drains the buffer (within
 `drain_timeout_s`), so a clean shutdown loses nothing.
 """
 
@@ -36,11 +37,13 @@ class Recorder:
         batch: int,
         buffer_max: int,
         drain_timeout_s: float = 10.0,
+        write_timeout_s: float = 10.0,
     ) -> None:
         self._repo = repo
         self.metrics = metrics
         self._interval_s, self._batch, self._max = interval_s, batch, buffer_max
         self._drain_timeout_s = drain_timeout_s
+        self._write_timeout_s = write_timeout_s
         self._buffer: collections.deque[dict[str, Any]] = collections.deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -88,7 +91,8 @@ class Recorder:
             return True
         batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
         try:
-            await self._repo().record(batch)
+            # a write stuck on a half-dead connection must not stall the recorder
+            await asyncio.wait_for(self._repo().record(batch), self._write_timeout_s)
         except Exception as exc:  # any store failure: keep the batch, say so once per outage
             self._buffer.extendleft(reversed(batch))
             while len(self._buffer) > self._max:

@@ -59,9 +59,9 @@ async def test_database_down_during_a_burst_loses_nothing(
         interval_s=0.05,
         batch=50,
         buffer_max=1000,
-        drain_timeout_s=20,
+        drain_timeout_s=30,
+        write_timeout_s=3,
     )
-    await recorder.start()
     for i in range(100):
         recorder.record(observation(i))
     while recorder.depth:
@@ -76,12 +76,14 @@ async def test_database_down_during_a_burst_loses_nothing(
     outage_lines = [r for r in caplog.records if "cannot write run records" in r.getMessage()]
     assert len(outage_lines) == 1  # one line per outage, not per retry
     own_server.ensure_postgres_running()
+    # flushes run by hand above, so nothing raced the assertions; now the timer, then a clean stop
+    await recorder.start()
     await recorder.stop()  # drains now that it is back
     assert recorder.depth == 0 and recorder.dropped == 0
     count = await pool.fetchval("select count(*) from inngest_function_executions")
     assert count == 400
     assert any("writing run records again" in r.getMessage() for r in caplog.records)
-    await pool.close()
+    pool.terminate()
 
 
 async def test_buffer_is_bounded_and_counts_what_it_drops() -> None:
