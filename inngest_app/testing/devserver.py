@@ -1,25 +1,27 @@
 """Driving a real Inngest Dev Server, when one is reachable (`INNGEST_DEV_SERVER_URL`).
 
-The end-to-end suite runs its scenarios through this driver as well as through `TestExecutor`.
-It covers the overlap: sync the app, send events, and wait for a run's status and output via
-the Dev Server's REST API (`GET /v1/events/{id}/runs`).
+The overlap with `TestExecutor`: sync an app, send events, and wait for the runs of an event via
+the REST API (`GET /v1/events/{id}/runs` -> `data[].status`, `output`). `TestExecutor` serves
+that endpoint too, so a scenario written against this driver runs against either server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, overload
 
 import httpx
 
 SKIP_REASON = (
-    "INNGEST_DEV_SERVER_URL is not set: the Inngest Dev Server cannot be installed on this "
-    "machine (its npm package downloads a binary at install time, and there is no internet)"
+    "INNGEST_DEV_SERVER_URL not set: the Dev Server binary cannot be downloaded on this "
+    "machine (no internet)"
 )
+ENDED = ("Completed", "Failed", "Cancelled")
 
 
-def dev_server_url() -> tuple[str | None, str | None]:
+def dev_server_url_or_skip_reason() -> tuple[str | None, str | None]:
     """(url, None) when a Dev Server answers at INNGEST_DEV_SERVER_URL, else (None, reason)."""
     url = os.environ.get("INNGEST_DEV_SERVER_URL")
     if not url:
@@ -31,31 +33,60 @@ def dev_server_url() -> tuple[str | None, str | None]:
     return url.rstrip("/"), None
 
 
-class DevServerDriver:
-    """Sync, send and wait, against a real Dev Server."""
+dev_server_url = dev_server_url_or_skip_reason  # the name the first end-to-end test uses
 
-    def __init__(self, url: str, http: httpx.AsyncClient) -> None:
-        self.url = url
+
+class DevServerDriver:
+    """Sync, send and wait, against a Dev Server (or a `TestExecutor` running in the background).
+
+    `url` is the server's origin; `http` a client the caller owns."""
+
+    def __init__(self, url: str, http: httpx.AsyncClient, *, event_key: str = "dev") -> None:
+        self.url = url.rstrip("/")
         self._http = http
+        self._event_key = event_key
 
     async def sync(self, app_url: str) -> httpx.Response:
-        """Ask the app to register with the Dev Server."""
-        return await self._http.put(app_url)
+        """Ask the app to register with the server (`PUT` its serve URL); the app's answer."""
+        return await self._http.put(app_url, timeout=30)
 
-    async def send(self, event: dict[str, Any]) -> str:
-        """Send one event; return its id."""
-        response = await self._http.post(f"{self.url}/e/dev-key", json=event)
+    @overload
+    async def send(self, events: Mapping[str, Any]) -> str: ...
+
+    @overload
+    async def send(self, events: Iterable[Mapping[str, Any]]) -> list[str]: ...
+
+    async def send(
+        self, events: Mapping[str, Any] | Iterable[Mapping[str, Any]]
+    ) -> str | list[str]:
+        """Send one event (its id) or a list of events (their ids) to the event API."""
+        payload = dict(events) if isinstance(events, Mapping) else [dict(e) for e in events]
+        response = await self._http.post(f"{self.url}/e/{self._event_key}", json=payload)
         response.raise_for_status()
-        return str(response.json()["ids"][0])
+        ids = [str(i) for i in response.json()["ids"]]
+        return ids[0] if isinstance(events, Mapping) else ids
 
-    async def wait_for_run(self, event_id: str, *, within_s: float = 30) -> dict[str, Any]:
-        """The first run of `event_id` once it has ended (Completed, Failed or Cancelled)."""
-        deadline = asyncio.get_running_loop().time() + within_s
-        while asyncio.get_running_loop().time() < deadline:
-            response = await self._http.get(f"{self.url}/v1/events/{event_id}/runs")
-            runs = response.json().get("data") or [] if response.status_code == 200 else []
-            for run in runs:
-                if run.get("status") in ("Completed", "Failed", "Cancelled"):
-                    return dict(run)
-            await asyncio.sleep(0.5)
-        raise TimeoutError(f"no finished run for event {event_id} within {within_s}s")
+    async def runs_of(self, event_id: str) -> list[dict[str, Any]]:
+        """The runs `event_id` started, as the REST API shows them (none while unknown)."""
+        response = await self._http.get(f"{self.url}/v1/events/{event_id}/runs")
+        if response.status_code != 200:
+            return []
+        return [dict(run) for run in response.json().get("data") or []]
+
+    async def wait_for_run(
+        self, event_id: str, *, status: str | None = None, within_s: float = 30
+    ) -> dict[str, Any]:
+        """The first run of `event_id` in `status` (e.g. "Completed"; compared without case),
+        or once it ended when `status` is None. `TimeoutError` after `within_s` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        wanted = None if status is None else status.lower()
+        last: list[dict[str, Any]] = []
+        while loop.time() < deadline:
+            last = await self.runs_of(event_id)
+            for run in last:
+                state = str(run.get("status"))
+                if state.lower() == wanted or (wanted is None and state in ENDED):
+                    return run
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"no run of event {event_id} reached {status or 'an end'}: {last}")

@@ -1,270 +1,228 @@
-"""The test executor speaks Inngest's protocol: each opcode, retries, waits, cancel, crons."""
+"""The executor drives served functions as Inngest does: steps, sleeps, retries, failure."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import inngest
 import pytest
-from starlette.applications import Starlette
 
-from inngest_app.serve import inngest_routes
-from inngest_app.testing import ManualClock, TestExecutor
-from inngest_app.testing.executor import parse_duration
-from inngest_app.testing.expressions import evaluate
-from inngest_app.testing.live import serve_asgi
-from inngest_app.testing.signing import hashed_signing_key, sign
-
-SIGNING_KEY = "signkey-test-" + "a1" * 32
-Build = Callable[[inngest.Inngest], list[inngest.Function[Any]]]
+from inngest_app.testing.runs import FUNCTION_UNIT
+from tests.testing.support import Functions, count, mini_app
 
 
-@contextlib.asynccontextmanager
-async def mini_app(build: Build, *, cloud: bool = False) -> AsyncIterator[TestExecutor]:
-    """A tiny app of `build`'s functions, served and synced with a fresh executor."""
-    executor = TestExecutor(signing_key=SIGNING_KEY if cloud else None, clock=ManualClock())
-    async with serve_asgi(executor.asgi) as executor_url:
-        client = inngest.Inngest(
-            app_id="mini",
-            is_production=cloud,
-            signing_key=SIGNING_KEY if cloud else None,
-            event_key="k" if cloud else None,
-            api_base_url=executor_url,
-            event_api_base_url=executor_url,
+def _two_steps_and_a_sleep(bodies: dict[str, int]) -> Any:
+    def build(client: inngest.Inngest) -> Functions:
+        @client.create_function(
+            fn_id="greet",
+            trigger=inngest.TriggerEvent(event="t/greet"),
+            concurrency=[inngest.Concurrency(limit=2, key="event.data.user")],
+            throttle=inngest.Throttle(limit=5, period=dt.timedelta(minutes=1)),
         )
-        app = Starlette(routes=inngest_routes(client, build(client)))
-        async with serve_asgi(app) as app_url:
-            response = await executor.sync(f"{app_url}/api/inngest")
-            assert response.status_code == 200 and executor.functions
-            yield executor
-        await client._http_client._http_client.aclose()
-        client._http_client._http_client_sync.close()
+        async def greet(ctx: inngest.Context) -> dict[str, Any]:
+            async def hello() -> str:
+                count(bodies, "hello")
+                return f"hello {ctx.event.data['user']}"
+
+            async def bye() -> str:
+                count(bodies, "bye")
+                return "bye"
+
+            first = await ctx.step.run("hello", hello)
+            await ctx.step.sleep("nap", dt.timedelta(hours=1))
+            second = await ctx.step.run("bye", bye)
+            return {"first": first, "second": second, "attempt": ctx.attempt}
+
+        return [greet]
+
+    return build
 
 
-def _two_steps(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(fn_id="two", trigger=inngest.TriggerEvent(event="t/two"))
-    async def two(ctx: inngest.Context) -> int:
-        a = await ctx.step.run("a", lambda: _value(1))
-        b = await ctx.step.run("b", lambda: _value(2))
-        return int(a) + int(b)
-
-    return [two]
-
-
-async def _value(n: int) -> int:
-    return n
+async def test_sync_registers_the_functions_with_their_flow_control() -> None:
+    async with mini_app(_two_steps_and_a_sleep({})) as mini:
+        [registration] = mini.executor.registrations
+        assert registration["appname"] == "mini" and registration["url"] == mini.app_url
+        config = mini.executor.functions["mini-greet"]
+        assert config["triggers"] == [{"event": "t/greet"}]
+        assert config["steps"]["step"]["runtime"]["url"].startswith(mini.app_url)
+        assert config["concurrency"] == [{"limit": 2, "key": "event.data.user"}]
+        assert config["throttle"] == {"limit": 5, "period": "1m", "burst": 1}
 
 
-async def test_cloud_mode_signs_calls_and_authenticates_registration() -> None:
-    async with mini_app(_two_steps, cloud=True) as executor:
-        [registration] = executor.registrations
-        assert registration["appname"] == "mini"
-        ids = await executor.send({"name": "t/two", "data": {}})
-        await executor.run_until_idle()
-        [run] = executor.runs("two")
-        assert run.status == "completed" and run.output == 3
-        assert run.event["id"] == ids[0]
+async def test_an_event_runs_steps_and_a_sleep_to_completion_each_step_body_once() -> None:
+    bodies: dict[str, int] = {}
+    async with mini_app(_two_steps_and_a_sleep(bodies)) as mini:
+        start = mini.clock.now()
+        [event_id] = await mini.executor.send({"name": "t/greet", "data": {"user": "ada"}})
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == event_id, status="sleeping")
+        assert bodies == {"hello": 1} and mini.clock.now() == start  # paused mid-flight
+        await mini.executor.run_until_idle()
+        assert run.status == "completed", run.error
+        assert run.output == {"first": "hello ada", "second": "bye", "attempt": 0}
+        assert bodies == {"hello": 1, "bye": 1}  # later calls replayed the memoized steps
+        assert run.step_names(None) == ["hello", "nap", "bye"]
+        assert list(run.steps.values()) == [{"data": "hello ada"}, None, {"data": "bye"}]
+        assert run.calls == 4 and run.retries == 0
+        assert mini.clock.now() - start == pytest.approx(3600, abs=5)
+        [finished] = [e for e in mini.executor.events if e["name"] == "inngest/function.finished"]
+        assert finished["data"]["run_id"] == run.run_id
+        assert finished["data"]["result"] == run.output
+        assert finished["data"]["function_id"] == "mini-greet"
 
 
-async def test_event_ids_are_deduplicated() -> None:
-    async with mini_app(_two_steps) as executor:
-        first = await executor.send({"name": "t/two", "data": {}, "id": "same"})
-        second = await executor.send({"name": "t/two", "data": {}, "id": "same"})
-        await executor.run_until_idle()
-        assert first == second == ["same"]
-        assert len(executor.runs("two")) == 1
+def _flaky(client: inngest.Inngest) -> Functions:
+    calls: dict[str, int] = {}
 
-
-def _waits(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(fn_id="waits", trigger=inngest.TriggerEvent(event="t/order"))
-    async def waits(ctx: inngest.Context) -> Any:
-        paid = await ctx.step.wait_for_event(
-            "paid",
-            event="t/paid",
-            if_exp="async.data.order == event.data.order",
-            timeout=dt.timedelta(hours=1),
-        )
-        return None if paid is None else paid.data
-
-    return [waits]
-
-
-async def test_wait_for_event_matches_and_times_out() -> None:
-    async with mini_app(_waits) as executor:
-        await executor.send(
-            [{"name": "t/order", "data": {"order": 1}}, {"name": "t/order", "data": {"order": 2}}]
-        )
-        await executor.run_until_idle(advance_clock=False)
-        assert [r.status for r in executor.runs("waits")] == ["waiting", "waiting"]
-        await executor.send({"name": "t/paid", "data": {"order": 1, "amount": 5}})
-        await executor.run_until_idle()
-        matched, timed_out = executor.runs("waits")
-        assert matched.status == "completed" and matched.output == {"order": 1, "amount": 5}
-        assert timed_out.status == "completed" and timed_out.output is None
-
-
-def _cancellable(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(
-        fn_id="long",
-        trigger=inngest.TriggerEvent(event="t/start"),
-        cancel=[inngest.Cancel(event="t/stop", if_exp="async.data.id == event.data.id")],
-    )
-    async def long(ctx: inngest.Context) -> str:
-        await ctx.step.sleep("nap", dt.timedelta(days=1))
-        return "woke"
-
-    return [long]
-
-
-async def test_cancel_matcher_cancels_only_the_matching_sleeping_run() -> None:
-    async with mini_app(_cancellable) as executor:
-        await executor.send(
-            [{"name": "t/start", "data": {"id": "a"}}, {"name": "t/start", "data": {"id": "b"}}]
-        )
-        await executor.run_until_idle(advance_clock=False)
-        await executor.send({"name": "t/stop", "data": {"id": "a"}})
-        await executor.run_until_idle()
-        a, b = executor.runs("long")
-        assert a.status == "cancelled" and b.status == "completed"
-        [cancelled] = [e for e in executor.events if e["name"] == "inngest/function.cancelled"]
-        assert cancelled["data"]["run_id"] == a.run_id
-        assert cancelled["data"]["error"]["message"] == "function cancelled"
-
-
-def _retry_after(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    seen: list[float] = []
-
-    @client.create_function(fn_id="later", trigger=inngest.TriggerEvent(event="t/later"))
-    async def later(ctx: inngest.Context) -> int:
+    @client.create_function(fn_id="flaky", trigger=inngest.TriggerEvent(event="t/flaky"), retries=3)
+    async def flaky(ctx: inngest.Context) -> int:
         async def call() -> int:
-            seen.append(1)
-            if len(seen) == 1:
-                raise inngest.RetryAfterError("rate limited", dt.timedelta(seconds=90))
-            return len(seen)
+            if count(calls, "call") < 3:
+                raise RuntimeError(f"attempt {calls['call']} failed")
+            return calls["call"]
 
         return await ctx.step.run("call", call)
 
+    return [flaky]
+
+
+async def test_a_failing_step_is_retried_with_the_next_attempt_then_succeeds() -> None:
+    async with mini_app(_flaky) as mini:
+        await mini.executor.send({"name": "t/flaky", "data": {}})
+        run = await mini.executor.wait_for(lambda r: r.function_id == "mini-flaky")
+        assert run.status == "completed" and run.output == 3
+        assert run.retries == 2 and run.attempts == {"call": 2}
+        assert [(r.op, r.attempt, r.ok) for r in run.step_log] == [
+            ("StepError", 0, False),
+            ("StepError", 1, False),
+            ("StepRun", 2, True),
+        ]
+        assert run.step_log[0].error is not None
+        assert run.step_log[0].error["message"] == "attempt 1 failed"
+
+
+FAILURES: list[dict[str, Any]] = []
+
+
+def _always_fails(client: inngest.Inngest) -> Functions:
+    async def record(ctx: inngest.Context) -> str:
+        FAILURES.append(dict(ctx.event.data))
+        return "noted"
+
+    @client.create_function(
+        fn_id="doomed",
+        trigger=inngest.TriggerEvent(event="t/doomed"),
+        retries=1,
+        on_failure=record,
+    )
+    async def doomed(ctx: inngest.Context) -> None:
+        async def call() -> None:
+            raise RuntimeError("upstream is down")
+
+        await ctx.step.run("call", call)
+
+    return [doomed]
+
+
+async def test_failing_for_good_emits_function_failed_and_runs_the_failure_handler() -> None:
+    FAILURES.clear()
+    async with mini_app(_always_fails) as mini:
+        [event_id] = await mini.executor.send({"name": "t/doomed", "data": {"n": 1}})
+        await mini.executor.run_until_idle()
+        [run] = mini.executor.runs("doomed")
+        assert run.status == "failed" and run.error is not None
+        assert run.error["message"] == "upstream is down" and run.error["name"] == "RuntimeError"
+        # attempt 0: StepError; attempt 1 (the last): StepFailed, memoized; the function then
+        # raises the step's error, which is final.
+        assert [(r.op, r.attempt) for r in run.step_log] == [
+            ("StepError", 0),
+            ("StepFailed", 1),
+            ("FunctionError", 0),
+        ]
+        [failed] = [e for e in mini.executor.events if e["name"] == "inngest/function.failed"]
+        assert set(failed["data"]) == {"function_id", "run_id", "error", "event"}
+        assert failed["data"]["function_id"] == "mini-doomed"
+        assert failed["data"]["run_id"] == run.run_id
+        assert failed["data"]["event"]["id"] == event_id
+        assert failed["data"]["error"]["message"] == "upstream is down"
+        [handler] = mini.executor.runs("doomed-failure")
+        assert handler.status == "completed" and handler.output == "noted"
+        assert FAILURES == [failed["data"]]
+        # the handler's own end emits nothing: system events never feed back into themselves
+        finished = [e for e in mini.executor.events if e["name"] == "inngest/function.finished"]
+        assert [e["data"]["run_id"] for e in finished] == [run.run_id]
+
+
+def _refusals(client: inngest.Inngest) -> Functions:
     @client.create_function(fn_id="refuse", trigger=inngest.TriggerEvent(event="t/refuse"))
     async def refuse(ctx: inngest.Context) -> None:
-        raise inngest.NonRetriableError("bad input: field x")
+        async def call() -> None:
+            raise inngest.NonRetriableError("bad input: field x")
 
-    return [later, refuse]
+        await ctx.step.run("call", call)
 
+    @client.create_function(fn_id="later", trigger=inngest.TriggerEvent(event="t/later"))
+    async def later(ctx: inngest.Context) -> int:
+        if ctx.attempt == 0:
+            raise inngest.RetryAfterError("rate limited", dt.timedelta(seconds=90))
+        return ctx.attempt
 
-async def test_retry_after_is_honoured_on_the_clock_and_non_retriable_is_final() -> None:
-    async with mini_app(_retry_after) as executor:
-        clock = executor.clock
-        assert isinstance(clock, ManualClock)
-        start = clock.now()
-        await executor.send([{"name": "t/later", "data": {}}, {"name": "t/refuse", "data": {}}])
-        await executor.run_until_idle(advance_clock=False)
-        [later] = executor.runs("later")
-        assert later.status == "retrying" and later.due is not None
-        assert later.due - start >= 89
-        await executor.run_until_idle()
-        assert later.status == "completed" and later.output == 2 and later.retries == 1
-        [refuse] = executor.runs("refuse")
-        assert refuse.status == "failed" and refuse.retries == 0
-        assert refuse.error is not None and "field x" in refuse.error["message"]
+    return [refuse, later]
 
 
-def _parallel_and_invoke(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(fn_id="child", trigger=inngest.TriggerEvent(event="t/child"))
-    async def child(ctx: inngest.Context) -> int:
-        return int(ctx.event.data["n"]) * 10
+async def test_non_retriable_error_fails_at_once() -> None:
+    async with mini_app(_refusals) as mini:
+        await mini.executor.send({"name": "t/refuse", "data": {}})
+        run = await mini.executor.wait_for(lambda r: r.function_id == "mini-refuse")
+        assert run.status == "failed" and run.retries == 0 and run.calls == 1
+        assert run.error is not None and run.error["message"] == "bad input: field x"
 
-    @client.create_function(fn_id="parent", trigger=inngest.TriggerEvent(event="t/parent"))
-    async def parent(ctx: inngest.Context) -> Any:
-        pair = await ctx.group.parallel(
-            (
-                lambda: ctx.step.run("left", lambda: _value(1)),
-                lambda: ctx.step.run("right", lambda: _value(2)),
+
+async def test_retry_after_sets_the_earliest_next_attempt_on_the_clock() -> None:
+    async with mini_app(_refusals) as mini:
+        start = mini.clock.now()
+        await mini.executor.send({"name": "t/later", "data": {}})
+        await mini.executor.run_until_idle(advance_clock=False)
+        [run] = mini.executor.runs("later")
+        assert run.status == "queued" and run.calls == 1
+        assert run.next_due is not None and run.next_due - start == pytest.approx(90, abs=5)
+        mini.clock.advance(60)
+        await mini.executor.run_until_idle(advance_clock=False)
+        assert run.calls == 1  # not before the time the app asked for
+        await mini.executor.run_until_idle()
+        assert run.status == "completed" and run.output == 1
+        assert run.attempts == {FUNCTION_UNIT: 1} and run.calls == 2
+        assert run.ended_at is not None and run.ended_at - start >= 85
+
+
+async def test_an_event_id_seen_before_is_accepted_but_starts_nothing() -> None:
+    async with mini_app(_flaky) as mini:
+        first = await mini.executor.send({"name": "t/flaky", "data": {}, "id": "same"})
+        second = await mini.executor.send({"name": "t/flaky", "data": {"x": 1}, "id": "same"})
+        assert first == second == ["same"]
+        assert len(mini.executor.runs("flaky")) == 1
+        assert [e["id"] for e in mini.executor.events] == ["same"]
+
+
+async def test_wait_for_names_every_run_when_time_runs_out() -> None:
+    async with mini_app(_two_steps_and_a_sleep({})) as mini:
+        with pytest.raises(KeyError):
+            await mini.executor.wait_for("no-such-run")
+        [event_id] = await mini.executor.send({"name": "t/greet", "data": {"user": "bob"}})
+        with pytest.raises(TimeoutError, match="mini-greet=sleeping"):
+            await mini.executor.wait_for(
+                lambda r: r.event["id"] == event_id, timeout=0.2, advance_clock=False
             )
-        )
-        invoked = await ctx.step.invoke("call-child", function=child, data={"n": 4})
-        return [*pair, invoked]
-
-    return [child, parent]
+        [run] = mini.executor.runs(event_name="t/greet")
+        assert await mini.executor.wait_for(run.run_id) is run and run.status == "completed"
 
 
-async def test_parallel_steps_and_invoke() -> None:
-    async with mini_app(_parallel_and_invoke) as executor:
-        await executor.send({"name": "t/parent", "data": {}})
-        await executor.run_until_idle()
-        [parent] = executor.runs("parent")
-        assert parent.status == "completed", parent.error
-        assert parent.output == [1, 2, 40]
-        assert sorted(parent.step_names("StepPlanned")) == ["left", "right"]
-        [child] = executor.runs("child")
-        assert child.event["name"] == "inngest/function.invoked"
-
-
-def _cron(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(fn_id="hourly", trigger=inngest.TriggerCron(cron="0 * * * *"))
-    async def hourly(ctx: inngest.Context) -> str:
-        return str(ctx.event.name)
-
-    return [hourly]
-
-
-async def test_cron_fires_on_demand() -> None:
-    async with mini_app(_cron) as executor:
-        run = await executor.fire_cron("hourly")
-        await executor.run_until_idle()
-        assert run.status == "completed" and run.output == "inngest/scheduled.timer"
-        assert run.event["data"] == {"cron": "0 * * * *"}
-
-
-async def test_event_api_refuses_reserved_names_and_bad_keys() -> None:
-    executor = TestExecutor(event_key="right")
-    transport = httpx.ASGITransport(app=executor.asgi)
-    async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
-        assert (await http.post("/e/wrong", json={"name": "a/b"})).status_code == 401
-        reserved = await http.post("/e/right", json={"name": "inngest/function.failed"})
-        assert reserved.status_code == 400
-        ok = await http.post("/e/right", json=[{"name": "a/b"}, {"name": "a/c", "id": "x"}])
-        assert ok.json()["status"] == 200 and ok.json()["ids"][1] == "x"
-
-
-def test_signing_matches_the_published_vectors() -> None:
-    import json
-    from pathlib import Path
-
-    vectors = json.loads(
-        (Path(__file__).parents[3] / "shared/fixtures/inngest/protocol-vectors.json").read_text()
-    )
-    [request] = [v for v in vectors["request_signature"] if v["kind"] == "derived"]
-    assert (
-        sign(request["body_utf8"].encode(), request["signing_key"], request["t"])
-        == request["header"]
-    )
-    bearer = vectors["signing_key_bearer_hash"][0]
-    assert hashed_signing_key(bearer["signing_key"]) == bearer["bearer"]
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("event.data.a == 'x' && async.data.b == event.data.b", True),
-        ("event.data.a != 'x' || !(async.data.n > 2)", False),
-        ("event.data.missing == 'x'", False),
-        ("async.data.n >= 3", True),
-    ],
-)
-def test_expressions(expression: str, expected: bool) -> None:
-    env = {"event": {"data": {"a": "x", "b": 1}}, "async": {"data": {"b": 1, "n": 3}}}
-    assert evaluate(expression, env) is expected
-
-
-def test_expressions_refuse_what_they_cannot_parse() -> None:
-    with pytest.raises(ValueError):
-        evaluate("__import__('os')", {"event": {}})
-
-
-def test_durations() -> None:
-    assert parse_duration("1h30m") == 5400
-    assert parse_duration(2500) == 2.5
+async def test_a_test_may_send_a_system_event_to_start_a_failure_handler() -> None:
+    FAILURES.clear()
+    async with mini_app(_always_fails) as mini:
+        with pytest.raises(ValueError, match="reserved"):
+            await mini.executor.send({"name": "inngest/function.failed", "data": {}})
+        data = {"function_id": "mini-doomed", "run_id": "r1", "error": {}, "event": {}}
+        await mini.executor.send({"name": "inngest/function.failed", "data": data}, internal=True)
+        handler = await mini.executor.wait_for(lambda r: r.function_id == "mini-doomed-failure")
+        assert handler.status == "completed" and FAILURES == [data]
