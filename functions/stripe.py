@@ -91,40 +91,26 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     def repo() -> BillingRepo:
         return BillingRepo(services.transport)
 
-    def record_payment(
-        data: PaymentIntentEvent, *, succeeded: bool
+    def ledger_step(
+        data: PaymentIntentEvent | SubscriptionEvent | InvoiceEvent,
+        write: Callable[..., Awaitable[EventResult]],
+        **effect: Any,
     ) -> Callable[[], Awaitable[dict[str, Any]]]:
-        """The step body that records a payment intent event in the ledger and `payments`."""
-        payment = payment_state(data.object, succeeded=succeeded)
+        """The step body that applies `effect` with `write(repo, ...)` and records the event
+        in the ledger, both in one SQL call keyed on the Stripe event id."""
 
-        async def record() -> dict[str, Any]:
+        async def step() -> dict[str, Any]:
             return await _stored(
-                lambda: repo().record_payment(
+                lambda: write(
+                    repo(),
                     event_id=data.id,
                     event_type=data.type,
                     created=from_unix(data.created),
-                    payment=payment,
+                    **effect,
                 )
             )
 
-        return record
-
-    def apply_subscription(
-        data: SubscriptionEvent | InvoiceEvent, state: Any
-    ) -> Callable[[], Awaitable[dict[str, Any]]]:
-        """The step body that applies a subscription state (unless an older event's)."""
-
-        async def apply() -> dict[str, Any]:
-            return await _stored(
-                lambda: repo().sync_subscription(
-                    event_id=data.id,
-                    event_type=data.type,
-                    created=from_unix(data.created),
-                    subscription=state,
-                )
-            )
-
-        return apply
+        return step
 
     # One Stripe client per open HTTP client (i.e. per app lifespan), built on first use.
     cached: list[tuple[httpx.AsyncClient, StripeApi]] = []
@@ -203,7 +189,9 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def process_payment_succeeded(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_SUCCEEDED)
-        record = record_payment(data, succeeded=True)
+        record = ledger_step(
+            data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=True)
+        )
         return await ctx.step.run("record-payment", record)
 
     @client.create_function(
@@ -214,7 +202,10 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def process_payment_failed(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_PAYMENT_FAILED)
-        result = await ctx.step.run("record-failure", record_payment(data, succeeded=False))
+        record = ledger_step(
+            data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=False)
+        )
+        result = await ctx.step.run("record-failure", record)
         url = settings.alert_webhook_url
         # Alert once: not for a duplicate, nor for a failure a later success already superseded.
         if url and result["outcome"] == "applied":
@@ -238,7 +229,9 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     )
     async def sync_subscription(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(SubscriptionEvent, ctx.event.data, event=ctx.event.name)
-        apply = apply_subscription(data, subscription_state(data.object))
+        apply = ledger_step(
+            data, BillingRepo.sync_subscription, subscription=subscription_state(data.object)
+        )
         return await ctx.step.run("apply-subscription", apply)
 
     @client.create_function(
@@ -253,7 +246,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     async def sync_invoice(ctx: inngest.Context) -> dict[str, Any]:
         data = parse_event(InvoiceEvent, ctx.event.data, event=ctx.event.name)
         state = invoice_subscription_state(data.object, paid=ctx.event.name == INVOICE_PAID)
-        return await ctx.step.run("apply-invoice", apply_subscription(data, state))
+        apply = ledger_step(data, BillingRepo.sync_subscription, subscription=state)
+        return await ctx.step.run("apply-invoice", apply)
 
     return [
         process_checkout_completed,
