@@ -196,6 +196,21 @@ async def test_source_down_for_good_fails_retriably(start_live: LiveFactory) -> 
         assert (await _status(live, query_id))["status"] == "completed"
 
 
+async def _fails_on_page_2(
+    live: Live, answer: httpx.Response, message: str
+) -> tuple[str, dict[str, Any], list[int]]:
+    """Run a 3-page query whose page 2 is `answer`; the run and the query fail at once."""
+    handler, calls = pages_api(3, {2: [answer]})
+    live.mock.get(API).mock(side_effect=handler)
+    query_id = await _start(live, config())
+    await live.executor.run_until_idle()
+    [run] = live.executor.runs("execute-query")
+    assert run.status == "failed" and run.retries == 0
+    failed = await _status(live, query_id)
+    assert failed["status"] == "failed" and message in failed["lastError"]
+    return query_id, failed, calls
+
+
 @pytest.mark.parametrize(
     ("status", "message", "code"),
     [
@@ -208,14 +223,8 @@ async def test_permanent_errors_fail_without_retry(
     start_live: LiveFactory, status: int, message: str, code: str
 ) -> None:
     async with start_live(**query_settings()) as live:
-        answer, calls = pages_api(3, {2: [httpx.Response(status, json={"message": "nope"})]})
-        live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config())
-        await live.executor.run_until_idle()
-        [run] = live.executor.runs("execute-query")
-        assert run.status == "failed" and run.retries == 0
-        failed = await _status(live, query_id)
-        assert failed["status"] == "failed" and message in failed["lastError"]
+        answer = httpx.Response(status, json={"message": "nope"})
+        _, failed, calls = await _fails_on_page_2(live, answer, message)
         assert failed["errorCode"] == code and not failed["resumable"]
         assert calls == [1, 2]
         assert failed["rowsInserted"] == PER_PAGE  # page 1 kept, nothing partial
@@ -296,14 +305,7 @@ async def test_an_unusable_page_fails_the_query_naming_the_problem(
     start_live: LiveFactory, answer: httpx.Response, message: str
 ) -> None:
     async with start_live(**query_settings()) as live:
-        handler, calls = pages_api(3, {2: [answer]})
-        live.mock.get(API).mock(side_effect=handler)
-        query_id = await _start(live, config())
-        await live.executor.run_until_idle()
-        [run] = live.executor.runs("execute-query")
-        assert run.status == "failed" and run.retries == 0
-        failed = await _status(live, query_id)
-        assert failed["status"] == "failed" and message in failed["lastError"]
+        query_id, failed, calls = await _fails_on_page_2(live, answer, message)
         assert failed["errorCode"] == "invalid_response" and failed["pagesCompleted"] == 1
         # nothing of the bad page is stored, and what is stored is counted
         keys = await _keys(live, query_id)

@@ -15,8 +15,8 @@ from starlette.routing import Route
 from inngest_app.testing.live import free_port, in_process, serve_asgi
 
 
-async def test_the_app_is_served_with_its_lifespan_and_then_stopped() -> None:
-    events: list[str] = []
+def _hello_app(events: list[str]) -> Starlette:
+    """An app answering "hello" at / whose lifespan notes start-up and shut-down in `events`."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -27,7 +27,12 @@ async def test_the_app_is_served_with_its_lifespan_and_then_stopped() -> None:
     async def hello(_: Request) -> PlainTextResponse:
         return PlainTextResponse("hello")
 
-    app = Starlette(routes=[Route("/", hello)], lifespan=lifespan)
+    return Starlette(routes=[Route("/", hello)], lifespan=lifespan)
+
+
+async def test_the_app_is_served_with_its_lifespan_and_then_stopped() -> None:
+    events: list[str] = []
+    app = _hello_app(events)
     async with serve_asgi(app) as url, httpx.AsyncClient() as http:
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         assert (await http.get(url)).text == "hello"
@@ -46,17 +51,7 @@ async def test_a_chosen_port_is_used() -> None:
 
 async def test_in_process_runs_the_lifespan_without_a_socket() -> None:
     events: list[str] = []
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        events.append("startup")
-        yield
-        events.append("shutdown")
-
-    async def hello(_: Request) -> PlainTextResponse:
-        return PlainTextResponse("hello")
-
-    app = Starlette(routes=[Route("/", hello)], lifespan=lifespan)
+    app = _hello_app(events)
     async with in_process(app) as client:
         assert (await client.get("/")).text == "hello" and events == ["startup"]
     assert events == ["startup", "shutdown"]
