@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     query_credentials: dict[str, SecretStr] = Field(default_factory=dict)
     query_default_page_delay_s: float = Field(1.0, ge=0)
 
+    # --- Outbound guard (inngest_app/outbound.py) ----------------------------------------
+    # loopback/private/link-local destinations are refused unless set (dev mode too)
+    query_allow_private_networks: bool = False
+    outbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    outbound_deadline_s: float = Field(30.0, gt=0)
+
     # --- Stripe --------------------------------------------------------------------------
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_key: SecretStr | None = None
