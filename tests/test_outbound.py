@@ -2,81 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import httpx
 import pytest
 import respx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from inngest_app.app import create_app
 from inngest_app.outbound import GuardedClient, OutboundRefused, is_refused_address
 from inngest_app.services import NotStartedError
 from inngest_app.settings import Settings
-from inngest_app.testing.live import in_process, serve_asgi
-
-
-@dataclass
-class Target:
-    """A loopback HTTP server that records what reached it."""
-
-    url: str
-    port: int
-    seen: list[dict[str, str]] = field(default_factory=list)
-
-
-@contextlib.asynccontextmanager
-async def target_server() -> AsyncIterator[Target]:
-    target = Target(url="", port=0)
-
-    async def record(request: Request) -> Response:
-        target.seen.append(dict(request.headers))
-        return JSONResponse({"secret": "internal data"})
-
-    async def endless(request: Request) -> Response:
-        target.seen.append(dict(request.headers))
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while True:
-                yield b"x" * 65536
-                await asyncio.sleep(0)
-
-        return StreamingResponse(chunks())
-
-    async def trickle(request: Request) -> Response:
-        target.seen.append(dict(request.headers))
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while True:  # each read well within the per-read timeout: only a total deadline ends it
-                yield b"x"
-                await asyncio.sleep(0.02)
-
-        return StreamingResponse(chunks())
-
-    async def big(request: Request) -> Response:
-        return Response(b"y" * 5000)
-
-    async def redirect(request: Request) -> Response:
-        return Response(status_code=302, headers={"Location": "http://169.254.169.254/latest/"})
-
-    app = Starlette(
-        routes=[
-            Route("/", record, methods=["GET", "POST"]),
-            Route("/endless", endless),
-            Route("/trickle", trickle),
-            Route("/big", big),
-            Route("/redirect", redirect),
-        ]
-    )
-    async with serve_asgi(app) as url:
-        target.url, target.port = url, int(url.rsplit(":", 1)[1])
-        yield target
+from inngest_app.testing.live import in_process
+from tests.attacker import INTERNAL_SECRET, attacker_server
 
 
 def dns(table: dict[str, list[str]], calls: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -141,7 +78,7 @@ async def test_literal_private_ip_is_refused_before_anything_is_sent(host: str) 
 
 
 async def test_literal_loopback_server_never_sees_the_request() -> None:
-    async with target_server() as target, GuardedClient() as client:
+    async with attacker_server() as target, GuardedClient() as client:
         with pytest.raises(OutboundRefused):
             await client.request("GET", target.url + "/")
         assert target.seen == []
@@ -149,7 +86,7 @@ async def test_literal_loopback_server_never_sees_the_request() -> None:
 
 async def test_name_resolving_to_loopback_is_refused_at_connect() -> None:
     calls: list[str] = []
-    async with target_server() as target:
+    async with attacker_server() as target:
         table = {"innocent.example": ["127.0.0.1"]}
         async with GuardedClient(resolver=dns(table, calls)) as client:
             with pytest.raises(OutboundRefused) as refused:
@@ -160,7 +97,7 @@ async def test_name_resolving_to_loopback_is_refused_at_connect() -> None:
 
 
 async def test_every_resolved_address_is_checked() -> None:
-    async with target_server() as target:
+    async with attacker_server() as target:
         table = {"mixed.example": ["8.8.8.8", "127.0.0.1"]}
         async with GuardedClient(resolver=dns(table)) as client:
             with pytest.raises(OutboundRefused):
@@ -179,16 +116,18 @@ async def test_connects_to_the_checked_address_with_one_resolution_and_keeps_the
         calls.append(host)
         return next(answers)
 
-    async with target_server() as target:
+    async with attacker_server() as target:
         async with GuardedClient(allow_private=True, resolver=rebinding) as client:
             response = await client.request("GET", f"http://rebind.example:{target.port}/")
-        assert response.status_code == 200 and response.json() == {"secret": "internal data"}
+        assert response.status_code == 200 and response.json() == {
+            "items": [{"id": "stolen-1", "secret": INTERNAL_SECRET}]
+        }
         assert calls == ["rebind.example"]
         assert target.seen[0]["host"] == f"rebind.example:{target.port}"
 
 
 async def test_a_pool_opened_with_private_allowed_is_not_reused_by_a_call_that_refuses() -> None:
-    async with target_server() as target:
+    async with attacker_server() as target:
         table = {"internal.example": ["127.0.0.1"]}
         async with GuardedClient(resolver=dns(table)) as client:
             url = f"http://internal.example:{target.port}/"
@@ -220,7 +159,7 @@ async def test_a_pool_opened_with_private_allowed_is_not_reused_by_a_call_that_r
     ],
 )
 async def test_user_headers_cannot_set_host_hop_by_hop_or_metadata(name: str) -> None:
-    async with target_server() as target, GuardedClient(allow_private=True) as client:
+    async with attacker_server() as target, GuardedClient(allow_private=True) as client:
         with pytest.raises(OutboundRefused) as refused:
             await client.request("GET", target.url + "/", headers={name: "Google"})
         assert refused.value.code == "bad_header"
@@ -228,7 +167,7 @@ async def test_user_headers_cannot_set_host_hop_by_hop_or_metadata(name: str) ->
 
 
 async def test_header_values_with_line_breaks_are_refused() -> None:
-    async with target_server() as target, GuardedClient(allow_private=True) as client:
+    async with attacker_server() as target, GuardedClient(allow_private=True) as client:
         with pytest.raises(OutboundRefused) as refused:
             await client.request("GET", target.url + "/", headers={"X-A": "1\r\nHost: evil"})
         assert refused.value.code == "bad_header"
@@ -254,7 +193,7 @@ async def test_bad_urls_are_refused(url: str, code: str) -> None:
 
 
 async def test_an_endless_body_is_cut_at_max_bytes() -> None:
-    async with target_server() as target, GuardedClient(allow_private=True) as client:
+    async with attacker_server() as target, GuardedClient(allow_private=True) as client:
         with pytest.raises(OutboundRefused) as refused:
             await client.request("GET", target.url + "/endless", max_bytes=200_000)
         assert refused.value.code == "too_large"
@@ -262,7 +201,7 @@ async def test_an_endless_body_is_cut_at_max_bytes() -> None:
 
 
 async def test_a_declared_length_over_the_cap_is_refused_and_under_it_is_read() -> None:
-    async with target_server() as target, GuardedClient(allow_private=True) as client:
+    async with attacker_server() as target, GuardedClient(allow_private=True) as client:
         with pytest.raises(OutboundRefused) as refused:
             await client.request("GET", target.url + "/big", max_bytes=4999)
         assert refused.value.code == "too_large"
@@ -271,7 +210,7 @@ async def test_a_declared_length_over_the_cap_is_refused_and_under_it_is_read() 
 
 
 async def test_a_trickling_body_hits_the_total_deadline() -> None:
-    async with target_server() as target:
+    async with attacker_server() as target:
         async with GuardedClient(allow_private=True, timeout=5.0) as client:
             with pytest.raises(OutboundRefused) as refused:
                 await client.request("GET", target.url + "/trickle", deadline_s=0.3)
@@ -279,13 +218,13 @@ async def test_a_trickling_body_hits_the_total_deadline() -> None:
 
 
 async def test_redirects_are_not_followed() -> None:
-    async with target_server() as target, GuardedClient(allow_private=True) as client:
+    async with attacker_server() as target, GuardedClient(allow_private=True) as client:
         response = await client.request("GET", target.url + "/redirect")
     assert response.status_code == 302
 
 
 async def test_network_errors_stay_transport_errors() -> None:
-    async with target_server() as target:
+    async with attacker_server() as target:
         port = target.port
     async with GuardedClient(allow_private=True) as client:  # the server is gone: refused
         with pytest.raises(httpx.ConnectError):
