@@ -35,7 +35,8 @@ begin
 end;
 $$;
 
--- Resume a paused or retriably failed query, unless its user is at the cap.
+-- Resume a paused or retriably failed query, unless its user is at the cap (a query that
+-- cannot resume is reported as such, whatever the count).
 -- {"resumed": bool, "limited": bool, "query": {...} or null}
 create or replace function public.query_resume_limited(p_id uuid, p_max_active integer)
 returns jsonb
@@ -47,8 +48,9 @@ declare
     active integer;
     resumed jsonb;
 begin
-    select user_id into owner from public.queries where id = p_id;
-    if not found then
+    select user_id into owner from public.queries
+     where id = p_id and (status = 'paused' or (status = 'failed' and retriable));
+    if not found then  -- not resumable: say so rather than "too many"
         return jsonb_build_object('resumed', false, 'limited', false, 'query', null);
     end if;
     active := public.query_active_lock(owner);

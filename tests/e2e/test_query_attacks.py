@@ -362,3 +362,18 @@ async def test_a_source_answering_with_huge_mocked_pages_is_cut_too(
         status = await _run(live, {"source": _http(API)})
         assert status["errorCode"] == "too_large"
         assert await _results(live, status["id"]) == []
+
+
+async def test_resume_is_capped_too(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings(), query_max_running_per_user=1) as live:
+        live.mock.get(API).respond(500, json={"error": "down"})
+        failed = await _run(live, {"source": _http(API), "page_delay_s": 0})
+        assert failed["status"] == "failed" and failed["resumable"]
+        waiting = await live.api.post(
+            "/api/queries/run", json={"source": _http(API)}, headers=token()
+        )
+        assert waiting.status_code == 202  # pending: the user's one running query
+        resumed = await live.api.post(f"/api/queries/{failed['id']}/resume", headers=token())
+        assert resumed.status_code == 429 and resumed.json()["code"] == "too_many_queries"
+        status = (await live.api.get(f"/api/queries/{failed['id']}", headers=token())).json()
+        assert status["status"] == "failed"  # unchanged
