@@ -317,13 +317,16 @@ class GuardedClient:
         check_url(target, allow_private=allowed)
         check_headers(headers)
         client = self._clients[allowed]
+        clock = asyncio.timeout(deadline)
         try:
-            async with asyncio.timeout(deadline):
+            async with clock:
                 request = client.build_request(
                     method, target, params=params, headers=headers, json=json, content=content
                 )
                 return await _send_capped(client, request, limit)
         except TimeoutError:
+            if not clock.expired():
+                raise
             raise OutboundRefused(
                 "deadline", f"the request took longer than {deadline:g}s"
             ) from None

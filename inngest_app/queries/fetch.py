@@ -126,7 +126,10 @@ class SourceClient:
         SourceError (permanent)."""
         spec = source.request(cursor)
         if authorization is not None or bound_hosts is not None:
-            host = normal_host(httpx.URL(spec.url).host)
+            try:
+                host = normal_host(httpx.URL(spec.url).host)
+            except httpx.InvalidURL:
+                raise SourceError("the next page's URL is not valid", code="bad_url") from None
             if host not in (bound_hosts or frozenset()):
                 raise SourceError(
                     f"the credential may not be sent to {host}", code="host_not_allowed"
