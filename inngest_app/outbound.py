@@ -111,12 +111,11 @@ def is_refused_address(address: str) -> bool:
     except ValueError:
         return True
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or (ip.sixtofour if ip.sixtofour else None)
-        if ip.teredo:
-            embedded = ip.teredo[1]
+        # an IPv4 address carried inside (mapped, 6to4, Teredo client, NAT64) is judged too
+        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
         if ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and is_refused_address(str(embedded)):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(v4 is not None and is_refused_address(str(v4)) for v4 in embedded):
             return True
     if any(ip in net for net in _REFUSED_NETWORKS if net.version == ip.version):
         return True
