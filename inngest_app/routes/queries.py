@@ -110,10 +110,10 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(503, "dispatch_failed", "could not start the query; resume it")
         return JSONResponse(present(query), status_code=202)
 
-    def refusal(config: QueryConfig, caller: Caller) -> Response | None:
+    def refusal(config: QueryConfig, caller: Caller, *, caps: bool = True) -> Response | None:
         """Why this caller may not run `config` (caps, credential binding, a refused URL)."""
         settings = services.settings
-        over = cap_violation(config, settings)
+        over = cap_violation(config, settings) if caps else None
         if over is not None:
             return error_response(400, "invalid_config", over)
         if config.credential:
@@ -203,11 +203,10 @@ def routes(services: Services) -> list[BaseRoute]:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        try:
-            config = QueryConfig.model_validate(query.config)
-        except ValidationError as exc:
-            return error_response(409, "not_resumable", describe_validation_error(exc))
-        refused = refusal(config, caller)
+        try:  # the binding is checked again (it may have changed); caps apply in the run
+            refused = refusal(QueryConfig.model_validate(query.config), caller, caps=False)
+        except ValidationError:
+            refused = None  # a config stored before a change: its run says what is wrong
         if refused is not None:
             return refused
         resumed = await repo.resume_limited(

@@ -96,6 +96,26 @@ async def test_the_function_refuses_again_a_stored_query_whose_host_is_not_bound
         assert attacker.seen == []
 
 
+async def test_resuming_a_stored_query_whose_host_is_not_bound_is_refused(
+    start_live: LiveFactory,
+) -> None:
+    async with (
+        attacker_server() as attacker,
+        start_live(**query_settings(), query_allow_private_networks=True) as live,
+    ):
+        config = {"source": _http(attacker.url + "/items"), "credential": "acme"}
+        query_id = await live.pool.fetchval(
+            "insert into queries (user_id, config, max_pages, max_rows, status, retriable)"
+            " values ($1, $2::jsonb, 5, 100, 'failed', true) returning id",
+            USER,
+            json.dumps(config),
+        )
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 400 and resumed.json()["code"] == "host_not_allowed"
+        await live.executor.run_until_idle()
+        assert live.executor.runs("execute-query") == [] and attacker.seen == []
+
+
 async def test_link_pagination_never_carries_the_credential_to_another_host(
     start_live: LiveFactory,
 ) -> None:
