@@ -1,0 +1,80 @@
+"""Loopback stand-ins for every third party the app calls, in one Starlette app.
+
+- `GET /source/items?name=&pages=&page=&size=&delay_ms=`: a page-numbered JSON source; rows are
+  `{"id": "<name>-<page>-<i>"}`, `pages` full pages then an empty one.
+- `POST /slack/webhook`: a Slack-style incoming webhook (alerts), answers `ok`.
+
+`limit(fraction, retry_after_s)` makes that share of source requests answer 429 with a
+`Retry-After` until `unlimit()`; every request and every refusal is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+
+class StandIns:
+    """The stand-ins and what they saw."""
+
+    def __init__(self, *, seed: int = 16) -> None:
+        self.base_url = ""
+        self.seen: Counter[str] = Counter()
+        self.posts: list[tuple[str, Any]] = []
+        self._limit_fraction = 0.0
+        self._retry_after_s = 1
+        self._random = random.Random(seed)  # noqa: S311 (test traffic, not crypto)
+        self.asgi = Starlette(
+            routes=[
+                Route("/source/items", self._items, methods=["GET"]),
+                Route("/slack/webhook", self._slack, methods=["POST"]),
+            ]
+        )
+
+    def app_env(self) -> dict[str, str]:
+        """Environment variables pointing the app's third-party clients here."""
+        return {}
+
+    def limit(self, fraction: float, retry_after_s: int = 1) -> None:
+        """From now on, answer `fraction` of source requests with 429 + Retry-After."""
+        self._limit_fraction, self._retry_after_s = fraction, retry_after_s
+
+    def unlimit(self) -> None:
+        """Stop refusing."""
+        self._limit_fraction = 0.0
+
+    def _limited(self, kind: str) -> Response | None:
+        if self._limit_fraction and self._random.random() < self._limit_fraction:
+            self.seen[f"{kind}:429"] += 1
+            return JSONResponse(
+                {"error": "rate limited"},
+                status_code=429,
+                headers={"Retry-After": str(self._retry_after_s)},
+            )
+        return None
+
+    async def _items(self, request: Request) -> Response:
+        params = request.query_params
+        self.seen["source"] += 1
+        if (refusal := self._limited("source")) is not None:
+            return refusal
+        delay_ms = int(params.get("delay_ms", "0"))
+        if delay_ms:
+            await asyncio.sleep(min(delay_ms, 5000) / 1000)
+        name, page = params.get("name", "q"), int(params.get("page", "1"))
+        pages, size = int(params.get("pages", "1")), int(params.get("size", "10"))
+        items = [] if page > pages else [{"id": f"{name}-{page}-{i}"} for i in range(size)]
+        return JSONResponse({"items": items, "page": page})
+
+    async def _slack(self, request: Request) -> Response:
+        self.seen["slack"] += 1
+        self.posts.append(("slack", json.loads(await request.body())))
+        return PlainTextResponse("ok")
