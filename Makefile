@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: install dev migrate test lint bench clean
+.PHONY: install dev migrate test lint bench soak clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# the load-and-fault suite at full sizes (make test runs it small); ~15-25 min on 2 cores
+soak: install
+	LOAD_SOAK=1 $(BIN)/python -m pytest -q -s tests/load --timeout 1800 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .data

@@ -29,6 +29,7 @@ class StandIns:
         self.base_url = ""
         self.seen: Counter[str] = Counter()
         self.posts: list[tuple[str, Any]] = []
+        self.in_flight: Counter[int] = Counter()  # client port -> source requests being served
         self._limit_fraction = 0.0
         self._retry_after_s = 1
         self._random = random.Random(seed)  # noqa: S311 (test traffic, not crypto)
@@ -68,7 +69,12 @@ class StandIns:
             return refusal
         delay_ms = int(params.get("delay_ms", "0"))
         if delay_ms:
-            await asyncio.sleep(min(delay_ms, 5000) / 1000)
+            port = request.client.port if request.client else 0
+            self.in_flight[port] += 1
+            try:
+                await asyncio.sleep(min(delay_ms, 5000) / 1000)
+            finally:
+                self.in_flight[port] -= 1
         name, page = params.get("name", "q"), int(params.get("page", "1"))
         pages, size = int(params.get("pages", "1")), int(params.get("size", "10"))
         items = [] if page > pages else [{"id": f"{name}-{page}-{i}"} for i in range(size)]

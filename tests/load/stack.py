@@ -185,13 +185,41 @@ class AppProcess:
                     pids.append(child.pid)
         return sorted(pids)
 
-    def kill_worker(self) -> int:
-        """SIGKILL one worker (the supervisor starts a new one); its pid."""
+    def open_calls(self, pid: int) -> int:
+        """Connections to the app port a worker holds open now (its share of the traffic)."""
+        with contextlib.suppress(psutil.Error):
+            return sum(
+                1
+                for c in psutil.Process(pid).net_connections(kind="tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port
+            )
+        return 0
+
+    def local_ports(self, pid: int) -> set[int]:
+        """The local ports of a worker's TCP connections (to map a peer back to it)."""
+        with contextlib.suppress(psutil.Error):
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+            return {c.laddr.port for c in conns if c.laddr}
+        return set()
+
+    def kill_worker(self, pid: int | None = None) -> int:
+        """SIGKILL a worker (by default the one holding the most connections); the
+        supervisor starts a new one. Its pid."""
         pids = self.worker_pids()
         if not pids:
             raise RuntimeError("no worker to kill")
-        os.kill(pids[0], signal.SIGKILL)
-        return pids[0]
+        victim = pid if pid is not None else max(pids, key=self.open_calls)
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def cpu_s(self) -> dict[int, float]:
+        """CPU seconds (user + system) used so far by each live worker."""
+        used: dict[int, float] = {}
+        for pid in self.worker_pids():
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                used[pid] = times.user + times.system
+        return used
 
     def peak_rss_mb(self) -> dict[int, float]:
         """Each live worker's peak resident memory (VmHWM), in MiB."""

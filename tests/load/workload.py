@@ -65,16 +65,22 @@ class Workload:
     runs_before: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self._next: Counter[str] = Counter()  # running indices: every natural key unique
         self.runs_before = set(self.stack.executor._runs)
         self._payment = _fixture("payment_intent.succeeded.json")
         self._subscription = _fixture("customer.subscription.updated.json")
 
     # --- building events ---------------------------------------------------------------------
 
+    def _indices(self, kind: str, count: int) -> range:
+        start = self._next[kind]
+        self._next[kind] += count
+        return range(start, start + count)
+
     def ping_events(self, count: int) -> list[dict[str, Any]]:
         """`app/ping` events (two stored steps around a zero sleep)."""
         events = []
-        for i in range(count):
+        for i in self._indices("ping", count):
             message = f"{self.ns}-ping-{i}"
             self.sent.pings.append(message)
             events.append({"name": "app/ping", "data": {"message": message, "pause_s": 0}})
@@ -83,7 +89,7 @@ class Workload:
     def payment_bodies(self, count: int) -> list[str]:
         """`payment_intent.succeeded` envelopes, each its own event and payment intent."""
         bodies = []
-        for i in range(count):
+        for i in self._indices("pay", count):
             event = copy.deepcopy(self._payment)
             event["id"] = f"evt_{self.ns}_pay_{i}"
             event["created"] = int(time.time()) - 60 + i % 60
@@ -97,7 +103,7 @@ class Workload:
         later `created` and a status drawn at random, in shuffled order."""
         bodies = []
         base = int(time.time()) - 3600
-        for s in range(subscriptions):
+        for s in self._indices("sub", subscriptions):
             sub_id = f"sub_{self.ns}_{s}"
             for u in range(updates):
                 event = copy.deepcopy(self._subscription)
@@ -169,7 +175,7 @@ class Workload:
         self, count: int, *, pages: int, delay_ms: int = 0, users: int = 5
     ) -> None:
         """`POST /api/queries/run` as `users` different users; 5xx answers are retried."""
-        for i in range(count):
+        for i in self._indices("query", count):
             body = self.query_body(i, pages=pages, delay_ms=delay_ms)
             headers = user_token(f"{self.ns}-user-{i % users}")
             for attempt in range(DELIVERY_ATTEMPTS):
