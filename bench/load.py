@@ -85,8 +85,7 @@ async def _one(stack: Stack, events: int) -> dict[str, Any]:
         },
         "peak_rss_mb_per_worker": [round(v, 1) for v in stack.app.peak_rss_mb().values()],
         "cpu_share": {
-            k: round((cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0)) / wall, 2)
-            for k in cpu_after
+            k: round((cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0)) / wall, 2) for k in cpu_after
         },
     }
 

@@ -45,9 +45,7 @@ async def test_rate_limited_source_runs_wait_and_complete(stack: Stack, sizes: S
     assert outcome.problems == []
 
 
-async def test_database_restart_mid_load_runs_retry_and_finish(
-    stack: Stack, sizes: Sizes
-) -> None:
+async def test_database_restart_mid_load_runs_retry_and_finish(stack: Stack, sizes: Sizes) -> None:
     outcome = await scenarios.database_restart(stack, sizes)
     print(_report(outcome))
     assert outcome.problems == []

@@ -289,7 +289,8 @@ class Workload:
         ledger = await self.stack.db.fetch(
             "select event_id, outcome from stripe_events where event_id = any($1::text[])", ids
         )
-        problems += _diff("stripe ledger rows", Counter(ids), Counter(r["event_id"] for r in ledger))
+        ledger_ids = Counter(r["event_id"] for r in ledger)
+        problems += _diff("stripe ledger rows", Counter(ids), ledger_ids)
         payments = await self.stack.db.fetch(
             "select payment_intent_id, status from payments where payment_intent_id like $1",
             f"pi_{self.ns}_%",
