@@ -171,9 +171,12 @@ class AppProcess:
         raise TimeoutError(f"the app did not start within {within_s}s: {self.log_tail()}")
 
     def worker_pids(self) -> list[int]:
-        """The uvicorn worker processes (children of the supervisor that serve)."""
+        """The uvicorn worker processes (children of the supervisor that serve; with one
+        worker uvicorn serves in its own process)."""
         if self._proc is None:
             return []
+        if self.workers == 1:
+            return [self._proc.pid] if self._proc.poll() is None else []
         try:
             children = psutil.Process(self._proc.pid).children()
         except psutil.NoSuchProcess:
