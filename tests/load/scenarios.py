@@ -100,10 +100,18 @@ async def _mixed_traffic(w: Workload, events: int, *, query_delay_ms: int = 0) -
     )
 
 
-async def _finish(w: Workload, name: str, started: float, sizes: Sizes, **notes: Any) -> Outcome:
+async def _finish(
+    w: Workload,
+    name: str,
+    started: float,
+    sizes: Sizes,
+    *,
+    monitoring: list[str] | None = None,
+    **notes: Any,
+) -> Outcome:
     await w.settle(within_s=sizes.settle_s)
     wall = time.monotonic() - started
-    problems = await w.check()
+    problems = await w.check(monitoring=monitoring)
     runs = w.runs()
     return Outcome(name, w.sent.events, len(runs), w.steps(), wall, problems, notes)
 
@@ -160,7 +168,11 @@ async def worker_killed(stack: Stack, sizes: Sizes) -> Outcome:
     in_flight = stack.executor.in_flight
     killed = stack.app.kill_worker(victim if mid_step else None)
     await traffic
-    outcome = await _finish(w, "worker_killed", started, sizes, killed_pid=killed)
+    monitoring: list[str] = []
+    outcome = await _finish(
+        w, "worker_killed", started, sizes, monitoring=monitoring, killed_pid=killed
+    )
+    outcome.notes["monitoring_after_kill"] = monitoring
     outcome.notes["in_flight_at_kill"] = in_flight
     outcome.notes["steps_inside_killed_worker"] = mid_step
     outcome.notes["retried_calls"] = sum(r.retries for r in w.runs())

@@ -235,9 +235,15 @@ class Workload:
                 return rows
             await asyncio.sleep(0.25)
 
-    async def check(self, *, expect_all_completed: bool = True) -> list[str]:
-        """Every difference between what was sent and what was done (empty when none)."""
+    async def check(
+        self, *, expect_all_completed: bool = True, monitoring: list[str] | None = None
+    ) -> list[str]:
+        """Every difference between what was sent and what was done (empty when none).
+
+        Monitoring differences go to `monitoring` instead when a list is given (a SIGKILLed
+        worker loses the observations it had not flushed: a known limit, reported apart)."""
         problems: list[str] = []
+        watched = problems if monitoring is None else monitoring
         runs = self.runs()
         if self.sent.deliveries["gave_up"]:
             problems.append(f"webhook deliveries given up: {self.sent.deliveries['gave_up']}")
@@ -256,14 +262,19 @@ class Workload:
         expected = {r.run_id: r for r in runs if r.status != "skipped"}
         missing = [rid for rid in expected if rid not in rows]
         if missing:
-            problems.append(f"{len(missing)} runs without a monitoring row")
+            watched.append(f"{len(missing)} runs without a monitoring row")
         wrong = Counter(
             f"{expected[rid].status}->{row['status']}"
             for rid, row in rows.items()
             if row["status"] != expected[rid].status
         )
         if wrong:
-            problems.append(f"monitoring rows not in the run's final state: {dict(wrong)}")
+            watched.append(f"monitoring rows not in the run's final state: {dict(wrong)}")
+        known = set(self.stack.executor._runs)
+        recorded = await self.stack.db.fetch("select run_id from inngest_function_executions")
+        orphans = [r["run_id"] for r in recorded if r["run_id"] not in known]
+        if orphans:
+            watched.append(f"{len(orphans)} monitoring rows of runs the executor never made")
         problems += await self._check_pings()
         problems += await self._check_stripe()
         problems += await self._check_queries()
