@@ -31,7 +31,7 @@ def routes(services: Services) -> list[BaseRoute]:
     async def stats(request: Request) -> Response:
         now = dt.datetime.now(dt.UTC)
         try:
-            caller = authenticate(request, services.settings)
+            caller = await authenticate(request, services.settings)
             query = scope_for(caller, parse_stats_query(request.query_params, now=now))
             body = await run_stats(
                 ExecutionsRepo(services.transport),
