@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. `settings=None` reads (and validates) the environment."""
     settings = settings or load_settings()
+    settings.check_dev_mode()
     configure_logging(
         fmt=settings.log_format.value, level=settings.log_level, secrets=settings.secret_values()
     )
