@@ -1,10 +1,10 @@
 """A plain ASGI middleware that bounds every request body, counting the bytes actually received.
 
 A `Content-Length` above the route's limit is refused before anything is read; a body without
-one (chunked) or one that lies is read only up to the limit, then refused. Either way the answer
-is a 413 JSON error and the rest of the body is never read (uvicorn then closes the connection).
-A body within the limit is handed to the app unchanged, followed by the client's own messages,
-so streaming responses still see `http.disconnect`.
+one (chunked) or one that lies is counted as the app reads it, and refused once past the limit.
+Either way the answer is a 413 JSON error and the rest of the body is never read (uvicorn then
+closes the connection): the app sees the client as gone. Nothing is buffered here, so a route
+may still refuse a request (e.g. unsigned) before reading its body at all.
 """
 
 from __future__ import annotations
@@ -41,31 +41,37 @@ class BodyLimit:
         if declared is not None and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
+        received = 0
+        refused = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] != "http.request":  # the client left before finishing
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = bool(message.get("more_body", False))
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _too_large(limit)(scope, receive, send)
+                    # To the app the client has gone: it stops reading and answers nothing.
+                    return {"type": "http.disconnect"}
+            return message
 
-        replayed = False
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 was the answer
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise  # the app's own failure; after a refusal it is only the disconnect
 
 
 def _content_length(scope: Scope) -> int | None:
