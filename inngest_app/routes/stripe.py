@@ -6,7 +6,8 @@ delivers again later. The Inngest event's id is the Stripe event id, so a redeli
 the event already sent is dropped by Inngest, and the functions' ledger guards the rest.
 
 A delivery that fails verification (unsigned, forged, tampered, older than 300 s) or that is not
-a JSON Stripe event is refused with 400 and a JSON error; nothing is stored or sent.
+a JSON Stripe event is refused with 400 and a JSON error; nothing is stored or sent. So is a
+test-mode event (`livemode: false`) in a live deployment, unless `STRIPE_ALLOW_TEST_EVENTS`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from inngest_app.repos.billing import BillingRepo
 from inngest_app.serve import error_response
 from inngest_app.services import NotStartedError, Services
 from inngest_app.store import StoreError
-from inngest_app.stripe.events import EventError, inngest_event, parse_envelope
+from inngest_app.stripe.events import (
+    EventError,
+    inngest_event,
+    parse_envelope,
+    refuses_test_event,
+)
 from inngest_app.stripe.signature import DEFAULT_TOLERANCE_S, SignatureError, verify_signature
 from inngest_app.stripe.state import from_unix
 
@@ -67,6 +73,11 @@ def routes(services: Services) -> list[BaseRoute]:
         except EventError as exc:
             logger.warning("stripe webhook refused: %s", exc)
             return error_response(400, "event_invalid", str(exc))
+        if refuses_test_event(services.settings, livemode=event.livemode):
+            logger.warning("stripe test-mode event %s refused by a live deployment", event.id)
+            return error_response(
+                400, "test_event_refused", "a test-mode event changes nothing in a live deployment"
+            )
 
         repo = BillingRepo(services.transport)
         try:
