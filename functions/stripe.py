@@ -8,7 +8,7 @@ an event older than the one already applied to a subscription or payment is reco
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -94,7 +94,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     def repo() -> BillingRepo:
         return BillingRepo(services.transport)
 
-    def parse(model: type[Data], data: dict[str, Any], event: str) -> Data:
+    def parse(model: type[Data], data: Mapping[str, Any] | None, event: str) -> Data:
         """The event's data, parsed once; a test-mode event in a live deployment ends the run
         before any effect (the webhook refuses those too, but replays and sends bypass it)."""
         parsed = parse_event(model, data, event=event)

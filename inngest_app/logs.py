@@ -102,8 +102,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info or record.exc_text:
-            entry["exc"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:  # set (and redacted) by RedactFilter
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = record.stack_info
         return json.dumps(entry, default=str)
