@@ -62,7 +62,8 @@ async def register_app(settings: Settings, *, url: str | None = None) -> dict[st
     finally:
         await close_client(client)
     body = response.body if isinstance(response.body, dict) else {"answer": response.body}
-    if response.status_code >= 400:
+    # The SDK (0.5) answers 200 even when Inngest refused: the refusal is in the body.
+    if response.status_code >= 400 or body.get("error"):
         detail = body.get("error") or body.get("message") or json.dumps(body, default=str)
         raise RegisterError(f"Inngest refused the registration ({response.status_code}): {detail}")
     return {"url": app_url, "functions": len(app.state.functions), **body}

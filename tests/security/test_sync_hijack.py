@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import time
@@ -9,9 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
 from inngest._internal import net, server_lib
 
 from inngest_app.app import create_app
+from inngest_app.cli.sync import _run as run_register
 from inngest_app.cli.sync import register_app
 from inngest_app.settings import Settings
 from inngest_app.testing import TestExecutor
@@ -156,3 +159,23 @@ async def test_the_register_command_syncs_with_the_signing_key(
         done = await register_app(settings)
     assert done["url"] == "https://app.example.com/api/inngest" and done["functions"] > 0
     assert {u.split("?")[0] for u in urls(executor)} == {done["url"]}
+
+
+async def test_the_register_command_fails_loudly_when_inngest_refuses(
+    make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    executor = TestExecutor(signing_key="signkey-test-" + "77" * 32, event_key=EVENT_KEY)
+    async with serve_asgi(executor.asgi) as api:
+        settings = make_settings(
+            inngest_dev=False,
+            inngest_signing_key=SIGNING_KEY,
+            inngest_event_key=EVENT_KEY,
+            inngest_api_base_url=api,
+            inngest_event_api_base_url=api,
+        )
+        code = await run_register(
+            argparse.Namespace(url="https://app.example.com/api/inngest"), settings
+        )
+    assert code == 1
+    assert "invalid signing key" in capsys.readouterr().out
+    assert executor.registrations == []
