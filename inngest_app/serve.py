@@ -105,6 +105,9 @@ def inngest_routes(
             comm_res = handler.get_sync(comm_req)
         elif request.method == "PUT":
             comm_res = await handler.put(comm_req)
+            if comm_res.status_code < 400 and _refused_registration(comm_res.body):
+                # The SDK (0.5) relays Inngest's refusal of an out-of-band sync with a 200.
+                comm_res.status_code = 502
         else:
             comm_res = await handler.post(comm_req)
         return _to_response(client, comm_res)
@@ -132,6 +135,10 @@ def _request_url(request: Request, *, trust_proxy_headers: bool) -> str:
     scheme = first("x-forwarded-proto") or request.url.scheme
     host = first("x-forwarded-host") or request.url.netloc
     return str(request.url.replace(scheme=scheme, netloc=host))
+
+
+def _refused_registration(body: object) -> bool:
+    return isinstance(body, dict) and bool(body.get("error"))
 
 
 def _function_ids(

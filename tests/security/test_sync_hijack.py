@@ -179,3 +179,17 @@ async def test_the_register_command_fails_loudly_when_inngest_refuses(
     assert code == 1
     assert "invalid signing key" in capsys.readouterr().out
     assert executor.registrations == []
+
+
+async def test_a_sync_inngest_refuses_is_not_a_200(make_settings: Callable[..., Settings]) -> None:
+    async with (
+        cloud_app(make_settings, inngest_serve_origin="https://app.example.com") as (
+            origin,
+            executor,
+        ),
+        httpx.AsyncClient() as http,
+    ):
+        executor.signing_key = "signkey-test-" + "77" * 32  # Inngest knows another key now
+        answer = await http.put(f"{origin}/api/inngest", headers=signed(key=SIGNING_KEY))
+        assert answer.status_code == 502 and "invalid signing key" in answer.text
+        assert executor.registrations == []
