@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound")
+BENCHMARKS = (
+    "driver",
+    "serve",
+    "monitoring",
+    "queries",
+    "stripe_webhook",
+    "outbound",
+    "search_path",
+)
 
 
 def main(argv: list[str]) -> int:
