@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound", "load")
+BENCHMARKS = (
+    "driver",
+    "serve",
+    "monitoring",
+    "queries",
+    "stripe_webhook",
+    "outbound",
+    "search_path",
+    "load",
+)
 
 
 def main(argv: list[str]) -> int:

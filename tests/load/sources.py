@@ -3,6 +3,9 @@
 - `GET /source/items?name=&pages=&page=&size=&delay_ms=`: a page-numbered JSON source; rows are
   `{"id": "<name>-<page>-<i>"}`, `pages` full pages then an empty one.
 - `POST /slack/webhook`: a Slack-style incoming webhook (alerts), answers `ok`.
+- `POST /openai/v1/chat/completions`: an OpenAI-compatible model; the answer names the prompt's
+  length, so an output can be traced to its request.
+- `POST /telegram/bot{token}/sendMessage`: Telegram's Bot API, answers `{"ok": true, ...}`.
 
 `limit(fraction, retry_after_s)` makes that share of source requests answer 429 with a
 `Retry-After` until `unlimit()`; every request and every refusal is counted.
@@ -37,6 +40,8 @@ class StandIns:
             routes=[
                 Route("/source/items", self._items, methods=["GET"]),
                 Route("/slack/webhook", self._slack, methods=["POST"]),
+                Route("/openai/v1/chat/completions", self._model, methods=["POST"]),
+                Route("/telegram/bot{token}/sendMessage", self._telegram, methods=["POST"]),
             ]
         )
 
@@ -84,3 +89,43 @@ class StandIns:
         self.seen["slack"] += 1
         self.posts.append(("slack", json.loads(await request.body())))
         return PlainTextResponse("ok")
+
+    async def _model(self, request: Request) -> Response:
+        self.seen["model"] += 1
+        if (refusal := self._limited("model")) is not None:
+            return refusal
+        body = json.loads(await request.body())
+        prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        text = f"# Output\n\nA stand-in answer to a {len(prompt)}-character prompt.\n"
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{self.seen['model']}",
+                "object": "chat.completion",
+                "created": 1764547200,
+                "model": body.get("model", "stand-in"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt) // 4,
+                    "completion_tokens": 12,
+                    "total_tokens": len(prompt) // 4 + 12,
+                },
+            }
+        )
+
+    async def _telegram(self, request: Request) -> Response:
+        self.seen["telegram"] += 1
+        body = json.loads(await request.body())
+        self.posts.append(("telegram", body))
+        message = {
+            "message_id": self.seen["telegram"],
+            "chat": {"id": body.get("chat_id")},
+            "date": 1764547200,
+            "text": body.get("text", ""),
+        }
+        return JSONResponse({"ok": True, "result": message})

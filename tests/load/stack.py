@@ -135,7 +135,8 @@ class AppProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        self._env = env
+        # cloud mode registers this origin, never a request's Host
+        self._env = {**env, "INNGEST_SERVE_ORIGIN": self.url}
         self._log_path = log
         self._proc: subprocess.Popen[bytes] | None = None
 
