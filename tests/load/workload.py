@@ -38,7 +38,12 @@ def _fixture(name: str) -> dict[str, Any]:
 
 def user_token(user: str) -> dict[str, str]:
     """A Supabase-style user JWT (HS256) for the query API."""
-    claims = {"sub": user, "exp": int(time.time()) + 3600, "aud": "authenticated"}
+    claims = {
+        "sub": user,
+        "exp": int(time.time()) + 3600,
+        "aud": "authenticated",
+        "role": "authenticated",
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 
