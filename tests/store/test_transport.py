@@ -65,7 +65,8 @@ create function public.t_not_null() returns jsonb language plpgsql as $$
 begin insert into public.t_unique values (null); return null; end $$;
 create function public.t_bad_cast(p_text text) returns jsonb language sql as
 $$ select to_jsonb(p_text::integer) $$;
-create function public.t_divide(p_n int) returns jsonb language sql as $$ select to_jsonb(1 / p_n) $$;
+create function public.t_divide(p_n int) returns jsonb language sql as
+$$ select to_jsonb(1 / p_n) $$;
 create function public.t_serialization() returns jsonb language plpgsql as $$
 begin raise exception 'could not serialize' using errcode = 'serialization_failure'; end $$;
 create function public.t_sleep(p_s float8) returns jsonb language sql as
@@ -228,9 +229,7 @@ SUPABASE_ERRORS = [
         True,
         id="503-08006",
     ),
-    pytest.param(
-        _postgrest(503, "53300", "sorry, too many clients already"), True, id="503-53300"
-    ),
+    pytest.param(_postgrest(503, "53300", "sorry, too many clients already"), True, id="503-53300"),
     pytest.param(
         _postgrest(500, "57014", "canceling statement due to statement timeout"),
         True,
