@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -162,6 +163,37 @@ async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactor
         assert run.status == "completed" and run.retries == 1
         assert live.clock.now() - start >= 5
         assert len(keys) == 2 * PER_PAGE and calls.count(2) == 2
+
+
+async def test_a_repeated_short_429_pauses_the_query(start_live: LiveFactory) -> None:
+    """Retry-After 5 s, again and again: two platform retries, then the query pauses (it does
+    not burn the run's retries and fail)."""
+    async with start_live(**query_settings()) as live:
+        short = httpx.Response(429, headers={"Retry-After": "5"})
+        answer, calls = pages_api(3, {2: [short] * 3})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config(page_delay_s=0))
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert run.output == {"status": "paused", "page": 2, "resume_after": mock.ANY}
+        retried = [
+            r.attempt for r in run.step_log if r.error and r.error["name"] == "RetryAfterError"
+        ]
+        assert retried == [0, 1] and run.retries == 2  # the platform's retries, twice
+        [page_2] = [r for r in run.step_log if r.name == "fetch-page-2"]
+        assert page_2.attempt == 2 and calls.count(2) == 3  # the third 429 pauses
+        paused = await _status(live, query_id)
+        assert paused["status"] == "paused" and paused["errorCode"] == "rate_limited"
+        assert paused["pagesCompleted"] == 1 and paused["resumable"]
+        # the pause is the short wait the API asked for, not the default 15 minutes
+        resume_after = dt.datetime.fromisoformat(paused["resumeAfter"])
+        assert resume_after < dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 202
+        await live.executor.run_until_idle()
+        assert (await _status(live, query_id))["status"] == "completed"
+        assert len(await _keys(live, query_id)) == 3 * PER_PAGE
 
 
 async def test_network_errors_twice_then_success(start_live: LiveFactory) -> None:
