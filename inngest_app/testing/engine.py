@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,7 @@ class Engine:
         self._owns_http = http is None
         self._runs: dict[str, Run] = {}
         self._active: dict[str, Run] = {}  # unfinished runs, in creation order
+        self._ready: dict[str, Run] = {}  # unfinished runs with a call to make, now or later
         self._seen: dict[str, float] = {}
         self._sequence = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -298,6 +300,7 @@ class Engine:
             run.singleton_key = key_of(flow.singleton.key, event)
         self._runs[run.run_id] = run
         self._active[run.run_id] = run
+        self._ready[run.run_id] = run
         self._wake.set()
         return run
 
@@ -401,17 +404,16 @@ class Engine:
             return 0
         now = self.clock.now()
         queue: list[tuple[float, int, Run, Pending | None]] = []
-        for run in self._active.values():
+        for run in self._ready.values():
             if run.in_flight or run.done:
                 continue
             unit = self._due_unit(run, now)
             if unit is not None:
                 queue.append((unit[0] - run.priority_s, run.order, run, unit[1]))
-        queue.sort(key=lambda entry: entry[:2])
+        heapq.heapify(queue)  # (key, order) are unique, so runs are never compared
         launched = 0
-        for _, _, run, item in queue:
-            if launched >= free:
-                break
+        while queue and launched < free:
+            _, _, run, item = heapq.heappop(queue)
             full = [b for b in run.buckets if self._slots.get(b, 0) >= self._limit(run, b)]
             if full:
                 run.note("concurrency_limited", now, "/".join(full[0]))
@@ -459,6 +461,7 @@ class Engine:
             if finish is not None:
                 run.finish_deadline = now + finish
         run.status, run.calls, run.in_flight = "running", run.calls + 1, True
+        self._ready.pop(run.run_id, None)
         task = asyncio.create_task(self._call(run, item))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._landed(done, run))
@@ -498,6 +501,7 @@ class Engine:
         finally:
             run.in_flight = False
         if run.done or (item is not None and run.pending.get(item.step_id) is not item):
+            self._refresh(run)
             return  # cancelled while the call was in flight: the answer is dropped
         if answer is None:
             self._unit_failed(run, item, error)
@@ -666,6 +670,12 @@ class Engine:
     def _refresh(self, run: Run) -> None:
         if run.done or run.in_flight:
             return
+        if (not run.pending and run.due is not None) or any(
+            p.kind == "step" and p.due is not None for p in run.pending.values()
+        ):
+            self._ready[run.run_id] = run
+        else:
+            self._ready.pop(run.run_id, None)
         now = self.clock.now()
         kinds = {p.kind for p in run.pending.values()}
         due_now = any(
@@ -695,6 +705,7 @@ class Engine:
         run.start_deadline = run.finish_deadline = None
         run.pending.clear()
         self._active.pop(run.run_id, None)
+        self._ready.pop(run.run_id, None)
         if run.parent is not None:
             parent = self._runs.get(run.parent[0])
             item = None if parent is None else parent.pending.get(run.parent[1])
