@@ -408,8 +408,9 @@ class Engine:
             if run.in_flight or run.done:
                 continue
             unit = self._due_unit(run, now)
-            if unit is not None:
-                queue.append((unit[0] - run.priority_s, run.order, run, unit[1]))
+            if unit is not None:  # `priority.run` moves a run's start up the queue
+                jump = run.priority_s if run.first_call_at is None else 0.0
+                queue.append((unit[0] - jump, run.order, run, unit[1]))
         heapq.heapify(queue)  # (key, order) are unique, so runs are never compared
         launched = 0
         while queue and launched < free:
