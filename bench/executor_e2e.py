@@ -151,9 +151,13 @@ async def _measure() -> dict[str, Any]:
             api_base_url=executor_url,
             event_api_base_url=executor_url,
         )
-        app = Starlette(routes=inngest_routes(client, _functions(client)))
-        async with serve_asgi(app) as app_url:
-            await executor.sync(f"{app_url}/api/inngest")
+        # cloud mode registers the configured origin, never the request's Host
+        port = free_port()
+        routes = inngest_routes(client, _functions(client), serve_origin=f"http://127.0.0.1:{port}")
+        app = Starlette(routes=routes)
+        async with serve_asgi(app, port=port) as app_url:
+            synced = await executor.sync(f"{app_url}/api/inngest")
+            assert synced.status_code == 200, synced.text
             times: dict[int, list[float]] = {1: [], 10: []}
             for _ in range(REPEATS):
                 for n in (1, 10):
