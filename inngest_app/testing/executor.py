@@ -181,7 +181,8 @@ class TestExecutor(Engine):
 
     def runs(self, function_id: str | None = None, event_name: str | None = None) -> list[Run]:
         """Runs in creation order, filtered by function id (composite, or the bare `<fn>`
-        suffix) and by the name of the triggering event."""
+        suffix) and by the name of the triggering event. Events that flow control skipped
+        (rate limit, idempotency, singleton) are here as runs in status "skipped"."""
         return [
             run
             for run in self._runs.values()
