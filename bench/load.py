@@ -87,6 +87,10 @@ async def _one(stack: Stack, events: int) -> dict[str, Any]:
         "cpu_share": {
             k: round((cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0)) / wall, 2) for k in cpu_after
         },
+        "cpu_ms_per_step": {
+            k: round((cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0)) * 1000 / outcome.steps, 2)
+            for k in cpu_after
+        },
     }
 
 

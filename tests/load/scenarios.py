@@ -34,13 +34,13 @@ class Sizes:
     def ci() -> Sizes:
         """A few hundred events in all: the suite's small version."""
         return Sizes(
-            mixed_events=100,
-            restart_events=60,
+            mixed_events=80,
+            restart_events=50,
             outage_s=5,
-            kill_events=40,
-            storm_events=30,
-            storm_deliveries=120,
-            limited_queries=8,
+            kill_events=30,
+            storm_events=25,
+            storm_deliveries=100,
+            limited_queries=6,
             settle_s=90,
         )
 
@@ -223,7 +223,7 @@ async def rate_limited(stack: Stack, sizes: Sizes) -> Outcome:
     limited_before = stack.sources.seen["source:429"]
     try:
         await w.start_queries(sizes.limited_queries, pages=4)
-        await asyncio.sleep(4)
+        await asyncio.sleep(3)
     finally:
         stack.sources.unlimit()
     outcome = await _finish(w, "rate_limited", started, sizes)

@@ -37,7 +37,7 @@ import psutil
 
 from inngest_app.store.migrate import apply_migrations
 from inngest_app.testing import RealClock, TestExecutor
-from inngest_app.testing.clock import Backoff
+from inngest_app.testing.clock import Backoff, exponential_backoff
 from inngest_app.testing.live import free_port, serve_asgi
 from tests.load.sources import StandIns
 
@@ -277,11 +277,6 @@ class TimedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _backoff(attempt: int) -> float:
-    """Retry delays: 0.5 s doubling to 4 s (a 5 s outage spans three retries, not four)."""
-    return float(min(4.0, 0.5 * 2 ** max(0, attempt - 1)))
-
-
 @dataclass
 class Stack:
     """A running stack; `db` is a pool on the app's database for the checks."""
@@ -337,9 +332,12 @@ def app_env(*, database_url: str, executor_url: str, sources_url: str) -> dict[s
 
 @contextlib.asynccontextmanager
 async def start_stack(
-    *, workers: int = 2, in_flight: int = IN_FLIGHT, backoff: Backoff = _backoff
+    *, workers: int = 2, in_flight: int = IN_FLIGHT, backoff: Backoff | None = None
 ) -> AsyncIterator[Stack]:
-    """Start Postgres, the stand-ins, the executor and the app; stop all of it afterwards."""
+    """Start Postgres, the stand-ins, the executor and the app; stop all of it afterwards.
+
+    Retries wait as the executor's default does (2 s doubling: Inngest's shape, shorter), so
+    the three retries of a function outlast a 5 s outage as Inngest's would."""
     root = Path(tempfile.mkdtemp(prefix="inngest-load-"))
     pg = Postgres(root)
     transport = TimedTransport()
@@ -348,7 +346,7 @@ async def start_stack(
         signing_key=SIGNING_KEY,
         event_key=EVENT_KEY,
         clock=RealClock(),
-        backoff=backoff,
+        backoff=backoff or exponential_backoff(),
         http=executor_http,
         max_in_flight=in_flight,
     )
