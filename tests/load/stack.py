@@ -330,6 +330,12 @@ def app_env(*, database_url: str, executor_url: str, sources_url: str) -> dict[s
     return base
 
 
+async def _make_database(pg: Postgres) -> None:
+    await asyncio.to_thread(pg.init)
+    await asyncio.to_thread(pg.start)
+    await pg.create_database()
+
+
 @contextlib.asynccontextmanager
 async def start_stack(
     *, workers: int = 2, in_flight: int = IN_FLIGHT, backoff: Backoff | None = None
@@ -354,9 +360,6 @@ async def start_stack(
     app: AppProcess | None = None
     loop_task: asyncio.Task[None] | None = None
     try:
-        await asyncio.to_thread(pg.init)
-        await asyncio.to_thread(pg.start)
-        await pg.create_database()
         async with (
             serve_asgi(sources.asgi) as sources_url,
             serve_asgi(executor.asgi) as executor_url,
@@ -366,7 +369,11 @@ async def start_stack(
             env = app_env(database_url=pg.dsn, executor_url=executor_url, sources_url=sources_url)
             env.update(sources.app_env())
             app = AppProcess(env, workers=workers, log=root / "app.log")
+            # the app starts while Postgres is made (its pool connects lazily when the
+            # database is not there yet), which halves the start-up time
+            database = asyncio.create_task(_make_database(pg))
             app.start()
+            await database
             await app.wait_ready(http)
             synced = await executor.sync(f"{app.url}/api/inngest")
             if synced.status_code != 200 or not executor.functions:

@@ -222,10 +222,12 @@ class Workload:
 
     async def monitoring_rows(self, *, within_s: float) -> dict[str, dict[str, Any]]:
         """The monitoring rows of this workload's runs, once the recorders caught up (every
-        run has a final row) or `within_s` passed."""
+        run has a final row), or nothing changed for 3 s (several flush intervals), or
+        `within_s` passed."""
         run_ids = [r.run_id for r in self.runs() if r.status != "skipped"]
         deadline = time.monotonic() + within_s
-        rows: dict[str, dict[str, Any]] = {}
+        last: dict[str, dict[str, Any]] = {}
+        unchanged_since = time.monotonic()
         while True:
             fetched = await self.stack.db.fetch(
                 "select run_id, status, function_id from inngest_function_executions"
@@ -234,9 +236,12 @@ class Workload:
             )
             rows = {r["run_id"]: dict(r) for r in fetched}
             caught_up = len(rows) == len(run_ids) and all(
-                rows[rid]["status"] != "started" for rid in rows
+                row["status"] != "started" for row in rows.values()
             )
-            if caught_up or time.monotonic() > deadline:
+            if rows != last:
+                last, unchanged_since = rows, time.monotonic()
+            now = time.monotonic()
+            if caught_up or now > deadline or now - unchanged_since > 3.0:
                 return rows
             await asyncio.sleep(0.25)
 
