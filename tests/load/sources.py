@@ -6,6 +6,10 @@
 - `POST /openai/v1/chat/completions`: an OpenAI-compatible model; the answer names the prompt's
   length, so an output can be traced to its request.
 - `POST /telegram/bot{token}/sendMessage`: Telegram's Bot API, answers `{"ok": true, ...}`.
+- `GET /github/repos/{owner}/{name}/pulls/{n}` (+ `/reviews`, `/comments`) and
+  `/issues/{n}/comments`: GitHub's REST API serving the recorded PyGithub responses of
+  `/work/shared/fixtures/github/rest/recorded`, with ids made unique per repository and PR (so
+  natural keys can be counted); a refusal is GitHub's recorded secondary-limit 403.
 
 `limit(fraction, retry_after_s)` makes that share of source requests answer 429 with a
 `Retry-After` until `unlimit()`; every request and every refusal is counted.
@@ -14,15 +18,36 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import json
 import random
+import zlib
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+GITHUB_FIXTURES = (
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "rest" / "recorded"
+)
+
+
+@functools.cache
+def recorded(name: str, index: int = 0) -> dict[str, Any]:
+    """One recorded GitHub response (`{status, headers, body}`) of the PyGithub captures."""
+    loaded = json.loads((GITHUB_FIXTURES / "pygithub" / name).read_text())
+    response: dict[str, Any] = loaded[index]["response"]
+    return response
+
+
+def github_id(*parts: object) -> int:
+    """A stable positive id for a repository / PR / review / comment of the stand-in."""
+    return zlib.crc32("/".join(map(str, parts)).encode()) + 10_000_000_000
 
 
 class StandIns:
@@ -42,6 +67,10 @@ class StandIns:
                 Route("/slack/webhook", self._slack, methods=["POST"]),
                 Route("/openai/v1/chat/completions", self._model, methods=["POST"]),
                 Route("/telegram/bot{token}/sendMessage", self._telegram, methods=["POST"]),
+                Route("/github/repos/{owner}/{name}/pulls/{number:int}", self._gh_pull),
+                Route("/github/repos/{owner}/{name}/pulls/{number:int}/reviews", self._gh_list),
+                Route("/github/repos/{owner}/{name}/pulls/{number:int}/comments", self._gh_list),
+                Route("/github/repos/{owner}/{name}/issues/{number:int}/comments", self._gh_list),
             ]
         )
 
@@ -60,6 +89,13 @@ class StandIns:
     def _limited(self, kind: str) -> Response | None:
         if self._limit_fraction and self._random.random() < self._limit_fraction:
             self.seen[f"{kind}:429"] += 1
+            if kind == "github":  # GitHub's secondary limit, as recorded
+                limit = recorded("error.403.secondary-rate-limit.retry-after.2018-10.json")
+                return JSONResponse(
+                    limit["body"],
+                    status_code=403,
+                    headers={"Retry-After": str(self._retry_after_s)},
+                )
             return JSONResponse(
                 {"error": "rate limited"},
                 status_code=429,
@@ -129,3 +165,47 @@ class StandIns:
             "text": body.get("text", ""),
         }
         return JSONResponse({"ok": True, "result": message})
+
+    # --- GitHub ---------------------------------------------------------------------------------
+
+    async def _gh_pull(self, request: Request) -> Response:
+        self.seen["github"] += 1
+        if (refusal := self._limited("github")) is not None:
+            return refusal
+        owner, name = request.path_params["owner"], request.path_params["name"]
+        number = request.path_params["number"]
+        pull = copy.deepcopy(recorded("pulls.get.PyGithub-3370.2026-01.json")["body"])
+        pull.update(
+            id=github_id(owner, name, "pr", number),
+            node_id=f"PR_{owner}_{name}_{number}",
+            number=number,
+        )
+        repo = pull["base"]["repo"]
+        repo.update(
+            id=github_id(owner, name),
+            node_id=f"R_{owner}_{name}",
+            name=name,
+            full_name=f"{owner}/{name}",
+        )
+        repo["owner"]["login"] = owner
+        return JSONResponse(pull)
+
+    async def _gh_list(self, request: Request) -> Response:
+        self.seen["github"] += 1
+        if (refusal := self._limited("github")) is not None:
+            return refusal
+        owner, name = request.path_params["owner"], request.path_params["name"]
+        number, path = request.path_params["number"], request.url.path
+        if path.endswith("/reviews"):
+            kind, items = "review", recorded("pulls.list-reviews.2018-03.json")["body"]
+        elif "/pulls/" in path:
+            kind, items = "rc", recorded("pulls.list-review-comments.2023-06.json")["body"]
+        else:
+            kind, items = "ic", recorded("issues.list-comments.paginated.2024-03.json")["body"]
+        out = copy.deepcopy(items)
+        for i, item in enumerate(out):
+            item["id"] = github_id(owner, name, number, kind, i)
+            item["node_id"] = f"{kind}_{owner}_{name}_{number}_{i}"
+            if "pull_request_review_id" in item:
+                item["pull_request_review_id"] = github_id(owner, name, number, "review", 0)
+        return JSONResponse(out)
