@@ -91,10 +91,13 @@ def _split(total: int, shares: dict[str, float]) -> dict[str, int]:
 
 async def _mixed_traffic(w: Workload, events: int, *, query_delay_ms: int = 0) -> None:
     """`events` events across every family, sent at once from several producers."""
-    n = _split(events, {"pings": 0.4, "payments": 0.25, "subs": 0.2, "queries": 0.15})
+    shares = {"pings": 0.4, "payments": 0.25, "subs": 0.2, "queries": 0.15}
+    if w.has("capture-pr-details"):  # the github family: throttled to 60 starts a minute
+        shares.update(pings=0.37, pulls=0.03)
+    n = _split(events, shares)
     subs = max(1, n["subs"] // 4)
     await asyncio.gather(
-        w.send_events(w.ping_events(n["pings"])),
+        w.send_events(w.ping_events(n["pings"]) + w.pull_request_events(n.get("pulls", 0))),
         w.deliver(w.payment_bodies(n["payments"]) + w.subscription_bodies(subs, 4)),
         w.start_queries(n["queries"], pages=3, delay_ms=query_delay_ms),
     )

@@ -75,8 +75,17 @@ class StandIns:
         )
 
     def app_env(self) -> dict[str, str]:
-        """Environment variables pointing the app's third-party clients here."""
-        return {}
+        """Environment variables pointing the app's third-party clients here (a family that
+        is not on this branch ignores its variables)."""
+        return {
+            "GITHUB_TOKEN": "ghp_load_standin_token_0123456789",
+            "GITHUB_API_URL": f"{self.base_url}/github",
+            "OPENAI_API_KEY": "sk-load-standin-0123456789",
+            "OPENAI_BASE_URL": f"{self.base_url}/openai/v1",
+            "SKILL_PROVIDER": "openai",
+            "SKILL_MODEL": "stand-in",
+            "TELEGRAM_BOT_TOKEN": "123456:load-standin-token",
+        }
 
     def limit(self, fraction: float, retry_after_s: int = 1) -> None:
         """From now on, answer `fraction` of source requests with 429 + Retry-After."""

@@ -115,17 +115,19 @@ class Postgres:
         return False
 
     async def create_database(self) -> None:
-        """The `load` database, migrated."""
+        """The `load` database, migrated. Built under another name and renamed when done, so
+        an app starting meanwhile sees no database or a migrated one, never a partial one."""
         admin = await asyncpg.connect(self.admin_dsn)
         try:
-            await admin.execute("create database load")
+            await admin.execute("create database load_building")
+            conn = await asyncpg.connect(self.dsn.replace("/load", "/load_building"))
+            try:
+                await apply_migrations(conn)
+            finally:
+                await conn.close()
+            await admin.execute("alter database load_building rename to load")
         finally:
             await admin.close()
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            await apply_migrations(conn)
-        finally:
-            await conn.close()
 
 
 class AppProcess:

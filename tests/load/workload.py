@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 
 from inngest_app.stripe.signature import sign
+from tests.load.sources import github_id
 from tests.load.stack import JWT_SECRET, STRIPE_SECRET, Stack
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe" / "events"
@@ -55,6 +56,7 @@ class Sent:
     payments: dict[str, str] = field(default_factory=dict)  # stripe event id -> payment intent
     sub_events: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # id->(sub,t,st)
     queries: dict[str, int] = field(default_factory=dict)  # query id -> expected rows
+    pulls: list[tuple[str, str, int]] = field(default_factory=list)  # (owner, name, number)
     deliveries: Counter[str] = field(default_factory=Counter)  # webhook answers by status
     events: int = 0  # events and requests that start work
 
@@ -89,6 +91,24 @@ class Workload:
             message = f"{self.ns}-ping-{i}"
             self.sent.pings.append(message)
             events.append({"name": "app/ping", "data": {"message": message, "pause_s": 0}})
+        return events
+
+    def has(self, function: str) -> bool:
+        """Whether the app serves `function` (a family merged on this branch)."""
+        return any(fn_id.endswith(f"-{function}") for fn_id in self.stack.executor.functions)
+
+    def pull_request_events(self, count: int) -> list[dict[str, Any]]:
+        """`capture/pr.details` events, one PR each, spread over 10 repositories."""
+        events = []
+        for i in self._indices("pr", count):
+            owner, name, number = f"{self.ns}-org", f"repo-{i % 10}", 1000 + i
+            self.sent.pulls.append((owner, name, number))
+            events.append(
+                {
+                    "name": "capture/pr.details",
+                    "data": {"repository": {"owner": owner, "name": name}, "pr_number": number},
+                }
+            )
         return events
 
     def payment_bodies(self, count: int) -> list[str]:
@@ -288,6 +308,26 @@ class Workload:
         problems += await self._check_pings()
         problems += await self._check_stripe()
         problems += await self._check_queries()
+        problems += await self._check_pulls()
+        return problems
+
+    async def _check_pulls(self) -> list[str]:
+        """One pull request row per PR sent, with the recorded fixtures' 5 reviews and
+        2 review + 3 issue comments each."""
+        if not self.sent.pulls:
+            return []
+        ids = {github_id(o, n, "pr", num): (o, n, num) for o, n, num in self.sent.pulls}
+        rows = await self.stack.db.fetch(
+            "select p.github_id,"
+            " (select count(*) from reviews r where r.pull_request_id = p.github_id) as reviews,"
+            " (select count(*) from comments c where c.pull_request_id = p.github_id) as comments"
+            " from pull_requests p where p.github_id = any($1::bigint[])",
+            list(ids),
+        )
+        problems = _diff("pull requests", Counter(ids), Counter(r["github_id"] for r in rows))
+        wrong = [r["github_id"] for r in rows if (r["reviews"], r["comments"]) != (5, 5)]
+        if wrong:
+            problems.append(f"{len(wrong)} pull requests with missing or extra reviews/comments")
         return problems
 
     async def _check_pings(self) -> list[str]:
