@@ -48,6 +48,9 @@ class Services:
     _http: httpx.AsyncClient | None = None
     lifecycles: list[Lifecycle] = field(default_factory=list)
     recorder: Recorder | None = None
+    # Migration files the database lacks (start-up check; readiness fails while any are);
+    # None until checked (Supabase REST, or the database unreachable so far).
+    pending_migrations: list[str] | None = None
 
     @property
     def transport(self) -> Transport:

@@ -10,8 +10,16 @@ from typing import Any
 
 from inngest_app.stripe.signature import sign
 
-# The shared captures live beside the repository (`../shared/fixtures/stripe`).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe"
+# The shared captures live beside the repository (`../shared/fixtures/stripe`), or beside the
+# directory of worktrees when this checkout is one (`../../shared/...`).
+FIXTURES = next(
+    (
+        found
+        for parent in Path(__file__).resolve().parents
+        if (found := parent / "shared" / "fixtures" / "stripe").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe",
+)
 SECRET = "whsec_test_current_0123456789"
 OLD_SECRET = "whsec_test_previous_9876543210"
 
