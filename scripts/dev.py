@@ -151,8 +151,8 @@ def _run(children: list[subprocess.Popen[bytes]], env: dict[str, str], base_url:
                 env=env,
             )
         )
-        if not wait_for(base_url, 15):
-            log("the offline executor did not start")
+    executor_started = bool(children)
+    # uvicorn starts while the executor does (they don't need each other until the sync below)
     children.append(
         subprocess.Popen(  # noqa: S603
             [
@@ -174,12 +174,14 @@ def _run(children: list[subprocess.Popen[bytes]], env: dict[str, str], base_url:
             env=env,
         )
     )
-    if wait_for(f"{APP_URL}/healthz", 30):
+    if executor_started and not wait_for(base_url, 15):
+        log("the offline executor did not start")
+    if wait_for(f"{APP_URL}/healthz", 60):
         sync = httpx.put(f"{APP_URL}/api/inngest", timeout=10)
         log(f"app synced with {base_url}: HTTP {sync.status_code}")
         log(f"serving on {APP_URL} (Inngest endpoint {APP_URL}/api/inngest)")
     else:
-        log("the app did not answer within 30 s; see uvicorn's output above")
+        log("the app did not answer within 60 s; see uvicorn's output above")
     return children[-1].wait()
 
 
