@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
+from inngest_app.client import build_client
+from inngest_app.logs import configure_logging
 from inngest_app.services import Services
 from inngest_app.settings import Settings, load_settings
 from inngest_app.store.migrate import behind_message
@@ -26,13 +28,16 @@ def command_settings(*, cloud_keys: Collection[str] = (), **overrides: Any) -> S
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """The services the server would have (the store opened the same way: DSN, embedded or
-    Supabase), refusing a database whose schema is behind the code."""
-    from inngest_app.app import create_app  # the app pulls in every family: only when run
+    """The services the server would have, opened by the same lifespan (the store: DSN,
+    embedded or Supabase), without the server's routes (serving is what needs the signing
+    key); a database whose schema is behind the code is refused."""
+    from inngest_app.app import _lifespan  # the app pulls in every family: only when run
 
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        services: Services = app.state.services
+    configure_logging(
+        fmt=settings.log_format.value, level=settings.log_level, secrets=settings.secret_values()
+    )
+    services = Services(settings=settings, inngest=build_client(settings))
+    async with _lifespan(services):
         if services.pending_migrations:
             raise CommandError(behind_message(services.pending_migrations))
         yield services
