@@ -25,6 +25,20 @@ def routes(services: Services) -> list[BaseRoute]:
     async def healthz(request: Request) -> JSONResponse:
         body: dict[str, object] = {"status": "ok", "version": __version__}
         if request.query_params.get("ready") not in (None, "", "0", "false"):
+            # First the schema: behind it, even the ping's SQL function may not exist yet.
+            pending = await _pending(services)
+            if pending:
+                return JSONResponse(
+                    {
+                        **body,
+                        "status": "unavailable",
+                        "database": "ok",
+                        "migrations": "pending",
+                        "pendingMigrations": pending,
+                        "error": behind_message(pending),
+                    },
+                    status_code=503,
+                )
             try:
                 await asyncio.wait_for(services.transport.call("app_ping_db", {}), READY_TIMEOUT_S)
                 body["database"] = "ok"
@@ -32,18 +46,6 @@ def routes(services: Services) -> list[BaseRoute]:
                 logger.warning("readiness check failed: %s", exc)
                 return JSONResponse(
                     {**body, "status": "unavailable", "database": "unreachable"}, status_code=503
-                )
-            pending = await _pending(services)
-            if pending:
-                return JSONResponse(
-                    {
-                        **body,
-                        "status": "unavailable",
-                        "migrations": "pending",
-                        "pendingMigrations": pending,
-                        "error": behind_message(pending),
-                    },
-                    status_code=503,
                 )
         return JSONResponse(body)
 
@@ -62,6 +64,6 @@ async def _pending(services: Services) -> list[str]:
                 pending_migrations(conn), READY_TIMEOUT_S
             )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        logger.warning("migration check failed: %s", exc)
-        return services.pending_migrations or []
+        logger.debug("migration check failed: %s", exc)  # the ping below reports it
+        return []
     return services.pending_migrations or []
