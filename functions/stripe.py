@@ -29,10 +29,11 @@ from inngest_app.stripe.events import (
     SUBSCRIPTION_CREATED,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
-    CheckoutCompleted,
     InvoiceEvent,
     PaymentIntentEvent,
     SubscriptionEvent,
+    parse_checkout,
+    parse_payment,
 )
 from inngest_app.stripe.objects import CheckoutSession, Subscription
 from inngest_app.stripe.state import (
@@ -136,7 +137,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_checkout_completed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(CheckoutCompleted, ctx.event.data, event=CHECKOUT_SESSION_COMPLETED)
+        data = parse_checkout(ctx.event)  # the webhook's form or the seed apps' {session, eventId}
         session = data.object
         user_id = checkout_user(session)
         sub_state = None
@@ -188,7 +189,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_succeeded(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_SUCCEEDED)
+        data = parse_payment(ctx.event)  # the webhook's form or the seed apps' {paymentIntent}
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=True)
         )
@@ -201,7 +202,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_failed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_PAYMENT_FAILED)
+        data = parse_payment(ctx.event)
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=False)
         )
