@@ -30,6 +30,7 @@ def render(body: dict[str, Any]) -> str:
     lines = [
         f"runs {body['totalExecutions']}  ok {body['successfulExecutions']}  "
         f"failed {body['failedExecutions']}  steps {body['totalSteps']}  "
+        f"billed steps {body['billedSteps']}  "
         f"avg {body['averageDurationMs']} ms  cost ${body['estimatedCostUsd']}",
         "",
         f"{'function':<40} {'runs':>7} {'steps':>8} {'avg ms':>9} {'p95 ms':>9}",
