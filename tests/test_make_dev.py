@@ -119,6 +119,7 @@ def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
     assert session_left == {}, session_left
     assert wait_gone(markers=(str(tmp_path / "pg"),)) == {}, "make dev left its Postgres running"
     assert "embedded Postgres stopped" in output, output
+    assert "Warning" not in output, output  # platformdirs' XDG_RUNTIME_DIR one included
     assert "offline executor" in output, output
     assert "app synced" in output
     assert "npx inngest-cli@latest dev" in output
