@@ -34,6 +34,7 @@ _PREFIXES = (
     "DB_POOL",
     "HTTP_TIMEOUT",
     "MIGRATE_ON_START",
+    "OUTBOUND_",
 )
 
 
