@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 
 from inngest_app.events import (
     EventPayload,
@@ -43,9 +43,9 @@ MAX_AUTO_RESUMES = 5  # long rate limits waited out on one page before it stays 
 
 
 class QueryRequested(EventPayload):
-    """Data of `query/execute.requested`."""
+    """Data of `query/execute.requested` (`queryId`, as the seed apps send it, works too)."""
 
-    query_id: uuid.UUID
+    query_id: uuid.UUID = Field(validation_alias=AliasChoices("query_id", "queryId"))
     user_id: str | None = Field(None, alias="userId")
 
 

@@ -13,7 +13,9 @@ import pytest
 import respx
 from respx.models import RouteList
 
+from inngest_app.queries.config import QueryConfig
 from inngest_app.queries.sources import GOOGLE_CSE_URL
+from inngest_app.repos.queries import QueriesRepo
 from tests.harness import Live, LiveFactory
 from tests.queries.support import (
     API,
@@ -566,3 +568,21 @@ async def test_a_run_that_fails_outside_its_page_steps_leaves_the_query_resumabl
         failed = await _status(live, str(query_id))
         assert failed["status"] == "failed" and failed["errorCode"] == "run_failed"
         assert failed["resumable"] and "stored query config is invalid" in failed["lastError"]
+
+
+async def test_the_seed_apps_query_id_key_starts_a_query(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(2)
+        live.mock.get(API).mock(side_effect=answer)
+        body = QueryConfig.model_validate(config(page_delay_s=0))
+        query = await QueriesRepo(live.services.transport).create(
+            user_id=USER, config=body.model_dump(mode="json"), max_pages=10, max_rows=1000
+        )
+        await live.executor.send(
+            {"name": "query/execute.requested", "data": {"queryId": str(query.id)}}
+        )
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert (await _status(live, str(query.id)))["status"] == "completed"
+        assert calls == [1, 2, 3]
