@@ -13,7 +13,9 @@ import pytest
 import respx
 from respx.models import RouteList
 
+from inngest_app.queries.config import QueryConfig
 from inngest_app.queries.sources import GOOGLE_CSE_URL
+from inngest_app.repos.queries import QueriesRepo
 from tests.harness import Live, LiveFactory
 from tests.queries.support import (
     API,
@@ -362,9 +364,10 @@ async def test_registration_asks_for_one_run_per_query_and_cancellation(
 ) -> None:
     async with start_live(**query_settings()) as live:
         config_ = live.executor.functions["inngest-app-execute-query"]
-        assert config_["concurrency"] == [{"limit": 1, "key": "event.data.query_id"}]
+        key = "(has(event.data.query_id) ? event.data.query_id : event.data.queryId)"
+        assert config_["concurrency"] == [{"limit": 1, "key": key}]
         assert config_["cancel"] == [
-            {"event": "query/execute.cancelled", "if": "async.data.query_id == event.data.query_id"}
+            {"event": "query/execute.cancelled", "if": f"async.data.query_id == {key}"}
         ]
         assert config_["steps"]["step"]["retries"]["attempts"] == 3
 
@@ -566,3 +569,45 @@ async def test_a_run_that_fails_outside_its_page_steps_leaves_the_query_resumabl
         failed = await _status(live, str(query_id))
         assert failed["status"] == "failed" and failed["errorCode"] == "run_failed"
         assert failed["resumable"] and "stored query config is invalid" in failed["lastError"]
+
+
+async def test_the_seed_apps_query_id_key_starts_a_query(start_live: LiveFactory) -> None:
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(2)
+        live.mock.get(API).mock(side_effect=answer)
+        body = QueryConfig.model_validate(config(page_delay_s=0))
+        query = await QueriesRepo(live.services.transport).create(
+            user_id=USER, config=body.model_dump(mode="json"), max_pages=10, max_rows=1000
+        )
+        await live.executor.send(
+            {"name": "query/execute.requested", "data": {"queryId": str(query.id)}}
+        )
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert (await _status(live, str(query.id)))["status"] == "completed"
+        assert calls == [1, 2, 3]
+
+
+async def test_a_seed_shaped_run_is_cancelled_and_limited_like_any_other(
+    start_live: LiveFactory,
+) -> None:
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(5)
+        live.mock.get(API).mock(side_effect=answer)
+        body = QueryConfig.model_validate(config())
+        query = await QueriesRepo(live.services.transport).create(
+            user_id=USER, config=body.model_dump(mode="json"), max_pages=10, max_rows=1000
+        )
+        for _ in range(2):  # a doubled start: the concurrency key holds with queryId too
+            await live.executor.send(
+                {"name": "query/execute.requested", "data": {"queryId": str(query.id)}}
+            )
+        await live.executor.run_until_idle(advance_clock=False)
+        assert calls == [1]
+        cancelled = await live.api.post(f"/api/queries/{query.id}/cancel", headers=token())
+        assert cancelled.status_code == 200
+        await live.executor.run_until_idle()
+        statuses = sorted(run.status for run in live.executor.runs("execute-query"))
+        assert statuses == ["cancelled", "completed"], statuses  # the second saw it not pending
+        assert calls == [1]
