@@ -78,7 +78,8 @@ async def run_stats(
     admin: bool,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota)."""
+    """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota),
+    with failed runs per function and, for admins, the window's recorded alerts."""
     body = await repo.stats(
         start=query.start,
         end=query.end,
@@ -93,4 +94,12 @@ async def run_stats(
     )
     if not admin:
         body.pop("byUser", None)
+    extras = await repo.dashboard_extras(
+        start=query.start, end=query.end, user_id=query.user_id, include_alerts=admin
+    )
+    failed = extras["failedByFunction"]
+    for row in body["byFunction"]:
+        row["failed"] = int(failed.get(row["functionId"], 0))
+    if admin:
+        body["alerts"] = extras["alerts"]
     return body
