@@ -29,7 +29,9 @@ ARGS = [
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 # screenshots of the pages under test (ignored by git)
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR") or Path(__file__).parents[1] / "test-artifacts")
+ARTIFACTS = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR") or Path(__file__).parents[1] / "test-artifacts"
+)
 INSTALL_HINT = (
     "no Chromium for the browser tests: install it with `apt-get install chromium` "
     "(or set CHROMIUM_PATH)"

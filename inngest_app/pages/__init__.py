@@ -34,7 +34,9 @@ def asset(name: str) -> bytes:
     return resources.files(__name__).joinpath(name).read_bytes()
 
 
-def page_routes(page_path: str, page: str, assets_prefix: str, assets: list[str]) -> list[BaseRoute]:
+def page_routes(
+    page_path: str, page: str, assets_prefix: str, assets: list[str]
+) -> list[BaseRoute]:
     """`GET page_path` answers the HTML file `page`; `GET <assets_prefix>/<name>` each asset.
 
     Files are read once, when the routes are built."""

@@ -15,5 +15,8 @@ from inngest_app.services import Services
 def routes(_: Services) -> list[BaseRoute]:
     """The dashboard page and its script and styles."""
     return page_routes(
-        "/monitoring", "dashboard.html", "/monitoring", ["dashboard.js", "dashboard.css", "pages.css"]
+        "/monitoring",
+        "dashboard.html",
+        "/monitoring",
+        ["dashboard.js", "dashboard.css", "pages.css"],
     )

@@ -1,0 +1,113 @@
+"""The run viewer on the executor's `/`, in a real browser: send an event, watch its run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import inngest
+from playwright.async_api import Page, expect
+
+from inngest_app.testing import TestExecutor
+from inngest_app.testing.viewer import DEV_SERVER_COMMAND
+from tests.browser import DESKTOP, PHONE, artifact, chromium
+from tests.testing.support import Functions, count, mini_app
+
+
+def _functions(client: inngest.Inngest) -> Functions:
+    calls: dict[str, int] = {}
+
+    @client.create_function(fn_id="greet", trigger=inngest.TriggerEvent(event="t/greet"))
+    async def greet(ctx: inngest.Context) -> dict[str, str]:
+        who = await ctx.step.run("find-name", lambda: str(ctx.event.data["who"]).title())
+
+        def shout() -> str:
+            if count(calls, "shout") == 1:
+                raise RuntimeError("the loudspeaker is warming up")
+            return f"HELLO {who.upper()}"
+
+        loud = await ctx.step.run("shout", shout)
+        return {"greeting": loud}
+
+    return [greet]
+
+
+@contextlib.asynccontextmanager
+async def driven(executor: TestExecutor) -> AsyncIterator[None]:
+    """Drive the executor in the background, as offline mode does (the page only polls)."""
+    task = asyncio.create_task(executor.run_forever(tick_s=0.02, advance_clock=True))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def send_from_form(page: Page, name: str, data: str) -> None:
+    await page.fill("#event-name", name)
+    await page.fill("#event-data", data)
+    await page.click("#send button[type=submit]")
+
+
+async def test_an_event_sent_from_the_form_runs_and_its_steps_show_outputs() -> None:
+    async with mini_app(_functions) as mini, driven(mini.executor), chromium() as browser:
+        page = await browser.new_page(viewport=DESKTOP)  # type: ignore[arg-type]
+        await page.goto(mini.executor_url)
+        await expect(page.locator("#about")).to_contain_text("not the Inngest Dev Server")
+        await expect(page.locator("#dev-command")).to_have_text(DEV_SERVER_COMMAND)
+        await expect(page.locator("#functions li")).to_have_text(["mini-greet ← t/greet"])
+
+        await send_from_form(page, "t/greet", '{"who": "ada"}')
+        detail = page.locator("#run-detail[data-status=completed]")
+        await expect(detail).to_be_visible()
+        [run] = mini.executor.runs("greet")
+        assert run.status == "completed" and run.event["data"] == {"who": "ada"}
+        await expect(page.locator("#run-id")).to_have_text(run.run_id)
+        steps = page.locator("#steps > li")
+        await expect(steps.locator(".id")).to_have_text(["find-name", "shout", "shout"])
+        await expect(steps.nth(0).locator("pre.output")).to_have_text('"Ada"')
+        await expect(steps.nth(1).locator("pre.bad")).to_contain_text("warming up")
+        await expect(steps.nth(2).locator("pre.output")).to_have_text('"HELLO ADA"')
+        await expect(page.locator("#run-attempts")).to_contain_text("2")
+        await expect(page.locator("#run-result pre")).to_contain_text('"greeting": "HELLO ADA"')
+        event = page.locator(f'#events li[data-event="{run.event["id"]}"]')
+        await expect(event.locator(".runs .badge")).to_have_text("completed")
+        assert await page.locator("body").get_attribute("data-live") == "false"
+        await page.screenshot(path=artifact("viewer-desktop.png"), full_page=True)
+        await page.set_viewport_size(PHONE)
+        await page.screenshot(path=artifact("viewer-phone.png"), full_page=True)
+
+
+async def test_a_bad_payload_is_refused_in_the_form() -> None:
+    async with mini_app(_functions) as mini, chromium() as browser:
+        page = await browser.new_page(viewport=DESKTOP)  # type: ignore[arg-type]
+        await page.goto(mini.executor_url)
+        await send_from_form(page, "t/greet", "{not json")
+        await expect(page.locator("#send-result")).to_contain_text("Data is not JSON")
+        await send_from_form(page, "inngest/function.failed", "{}")
+        await expect(page.locator("#send-result")).to_contain_text("Refused (400): event names")
+        assert mini.executor.events == []
+
+
+async def test_the_state_endpoint_lists_events_with_their_runs() -> None:
+    async with mini_app(_functions) as mini:
+        [event_id] = await mini.executor.send({"name": "t/greet", "data": {"who": "bo"}})
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == event_id)
+        async with httpx.AsyncClient(base_url=mini.executor_url) as http:
+            state = (await http.get("/viewer/api/state")).json()
+            detail = (await http.get(f"/viewer/api/runs/{run.run_id}")).json()
+            missing = await http.get("/viewer/api/runs/nope")
+            page = await http.get("/")
+    event = next(e for e in state["events"] if e["id"] == event_id)
+    assert [r["runId"] for r in event["runs"]] == [run.run_id]
+    assert (
+        event["runs"][0] | {"status": "completed", "attempts": 2, "done": True} == event["runs"][0]
+    )
+    assert state["live"] is False and state["executor"]["eventKeyRequired"] is False
+    assert [s["name"] for s in detail["steps"]] == ["find-name", "shout", "shout"]
+    assert detail["output"] == {"greeting": "HELLO BO"}
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert page.status_code == 200 and "offline executor" in page.text
