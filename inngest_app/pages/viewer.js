@@ -23,7 +23,11 @@ function el(tag, attrs, ...children) {
 }
 
 function json(value) {
-  return JSON.stringify(value, null, 2);
+  // short values on one line, spaced ({ "a": 1 }); longer ones indented
+  const text = JSON.stringify(value, null, 2);
+  if (text === undefined) return "undefined";
+  const line = JSON.stringify(value, null, 1).replace(/\n\s*/g, " ");
+  return line.length <= 60 ? line : text;
 }
 
 function duration(ms) {
@@ -188,7 +192,7 @@ function renderStep(step) {
     { "data-step": step.name, class: step.ok ? "ok" : "bad" },
     el("span", { class: "id" }, step.name),
     " ",
-    el("span", { class: "kind" }, `${step.kind}${step.attempt > 1 ? ` · attempt ${step.attempt}` : ""}${step.pending ? " · pending" : ""}`),
+    el("span", { class: "kind" }, `${step.kind}${step.attempt > 1 ? ` · attempt ${step.attempt}` : ""}${step.pending ? " · pending" : ""}${step.note ? ` · ${step.note}` : ""}`),
   );
   if ("output" in step) item.append(el("pre", { class: "output" }, json(step.output)));
   if (step.error) item.append(errorBlock(step.error));

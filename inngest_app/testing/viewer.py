@@ -79,7 +79,7 @@ def viewer_state(executor: TestExecutor) -> dict[str, Any]:
     return {
         "executor": {
             "kind": "inngest-app offline executor",
-            "devServerCommand": DEV_SERVER_COMMAND,
+            "devServerCommand": dev_server_command(executor),
             "eventKeyRequired": executor.event_key is not None,
             "signed": executor.signing_key is not None,
         },
@@ -87,6 +87,16 @@ def viewer_state(executor: TestExecutor) -> dict[str, Any]:
         "events": events,
         "live": live,
     }
+
+
+def dev_server_command(executor: TestExecutor) -> str:
+    """The command that starts the real Dev Server for the synced app (its serve URL, taken
+    from a registered function's runtime URL), or for `make dev`'s default URL."""
+    for fn_id in executor.functions:
+        url = executor.registry.url(fn_id)
+        if url:
+            return f"npx inngest-cli@latest dev -u {url.split('?', 1)[0]}"
+    return DEV_SERVER_COMMAND
 
 
 def run_summary(run: Run, *, now: float) -> dict[str, Any]:
@@ -125,16 +135,19 @@ def _step(run: Run, record: StepRecord) -> dict[str, Any]:
         "ok": record.ok,
         "error": record.error,
     }
-    if record.op in ("StepRun", "Sleep", "WaitForEvent", "InvokeFunction"):
-        if record.step_id in run.steps:
-            memo = run.steps[record.step_id]
-            # step.run and invoke memoize {"data": ...} (or {"error": ...}); a wait, the event
-            is_result = isinstance(memo, dict) and record.op in ("StepRun", "InvokeFunction")
-            step["output"] = memo.get("data") if is_result else memo
-            if is_result and memo.get("error") is not None:
-                step["error"], step["ok"] = memo["error"], False
+    if record.op not in ("StepRun", "Sleep", "WaitForEvent", "InvokeFunction"):
+        return step
+    if record.step_id not in run.steps:
+        step["pending"] = True
+        return step
+    memo = run.steps[record.step_id]
+    if record.op == "WaitForEvent":  # the event that came, or None when the wait timed out
+        step["output" if memo is not None else "note"] = memo if memo is not None else "timed out"
+    elif record.op != "Sleep" and isinstance(memo, dict):  # {"data": ...} or {"error": ...}
+        if memo.get("error") is not None:
+            step["error"], step["ok"] = memo["error"], False
         else:
-            step["pending"] = True
+            step["output"] = memo.get("data")
     return step
 
 

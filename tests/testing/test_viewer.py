@@ -57,7 +57,9 @@ async def test_an_event_sent_from_the_form_runs_and_its_steps_show_outputs() -> 
         page = await browser.new_page(viewport=DESKTOP)  # type: ignore[arg-type]
         await page.goto(mini.executor_url)
         await expect(page.locator("#about")).to_contain_text("not the Inngest Dev Server")
-        await expect(page.locator("#dev-command")).to_have_text(DEV_SERVER_COMMAND)
+        await expect(page.locator("#dev-command")).to_have_text(
+            f"npx inngest-cli@latest dev -u {mini.app_url}"
+        )
         await expect(page.locator("#functions li")).to_have_text(["mini-greet ← t/greet"])
 
         await send_from_form(page, "t/greet", '{"who": "ada"}')
@@ -111,3 +113,4 @@ async def test_the_state_endpoint_lists_events_with_their_runs() -> None:
     assert detail["output"] == {"greeting": "HELLO BO"}
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     assert page.status_code == 200 and "offline executor" in page.text
+    assert DEV_SERVER_COMMAND in page.text  # before any app syncs: make dev's URL
