@@ -127,6 +127,8 @@ async def test_totals_filter_sort_and_screenshots(settings: Settings, database_u
     now = dt.datetime.now(dt.UTC)
     await seed(database_url, now)
     async with dashboard(settings) as page:
+        urls: list[str] = []
+        page.on("request", lambda request: urls.append(request.url))
         await sign_in(page, ADMIN)
         start = await page.evaluate("new Date(Date.now() - 30 * 86400000).toISOString()")
         body = await api(settings, ADMIN, startDate=start)
@@ -179,6 +181,8 @@ async def test_totals_filter_sort_and_screenshots(settings: Settings, database_u
 
         # the token is in the tab's session storage, never in a URL; a reload keeps it
         assert ADMIN not in page.url
+        assert any("/api/inngest/monitoring?" in u for u in urls)
+        assert not [u for u in urls if ADMIN in u]
         stored = await page.evaluate("sessionStorage.getItem('inngest-app.monitoring.token')")
         assert stored == ADMIN
         await page.reload()
@@ -215,6 +219,26 @@ async def test_a_wrong_key_shows_the_apis_error(settings: Settings, database_url
         assert await page.is_hidden("#report")
         assert await page.is_visible("#signin")  # asked again, and the bad key is forgotten
         assert await page.evaluate("sessionStorage.length") == 0
+
+
+async def test_a_failing_api_shows_its_error_not_zeros(
+    settings: Settings, database_url: str
+) -> None:
+    await seed(database_url, dt.datetime.now(dt.UTC))
+    async with dashboard(settings) as page:
+        await sign_in(page, ADMIN)
+        conn = await asyncpg.connect(database_url)
+        try:  # the stats' SQL now fails: the API answers 503
+            await conn.execute("alter table monitoring_alerts rename to monitoring_alerts_gone")
+        finally:
+            await conn.close()
+        await page.click("#refresh")
+        await page.wait_for_selector("body[data-state=error]")
+        await expect(page.locator("#status")).to_have_text(
+            "The monitoring API answered 503 (store_unavailable): storage is unavailable"
+        )
+        assert await page.is_hidden("#report")
+        assert await page.is_hidden("#signin")  # still signed in: a retry may work
 
 
 async def test_an_empty_range_says_so(settings: Settings, database_url: str) -> None:
