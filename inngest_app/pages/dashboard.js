@@ -238,14 +238,17 @@ function renderTotals(body, empty) {
     card("cost", usd(body.estimatedCostUsd), "estimated for this range");
   }
   const quota = body.quota || {};
-  const month = `${count(quota.stepsThisMonth)} steps so far, forecast ${count(quota.forecastStepsThisMonth)} by month end`;
+  const forecast = `forecast ${count(quota.forecastStepsThisMonth)} by month end`;
   if (quota.monthlyStepQuota) {
-    card("quota", `${Number(quota.percentUsed).toFixed(1)}%`,
-      `${month} of ${count(quota.monthlyStepQuota)}` +
-        (quota.forecastExceedsQuota ? " — forecast over quota" : ""),
-      quota.forecastExceedsQuota);
+    card(
+      "quota",
+      `${Number(quota.percentUsed).toFixed(1)}%`,
+      `${count(quota.stepsThisMonth)} of ${count(quota.monthlyStepQuota)} steps · ${forecast}` +
+        (quota.forecastExceedsQuota ? ", over the quota" : ""),
+      quota.forecastExceedsQuota,
+    );
   } else {
-    card("quota", `${count(quota.stepsThisMonth)} steps`, `forecast ${count(quota.forecastStepsThisMonth)} by month end · no quota set`);
+    card("quota", `${count(quota.stepsThisMonth)} steps`, `${forecast} · no quota set`);
   }
 }
 
