@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import httpx
@@ -114,3 +115,43 @@ async def test_the_state_endpoint_lists_events_with_their_runs() -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     assert page.status_code == 200 and "offline executor" in page.text
     assert DEV_SERVER_COMMAND in page.text  # before any app syncs: make dev's URL
+
+
+def _flow(client: inngest.Inngest) -> Functions:
+    @client.create_function(fn_id="child", trigger=inngest.TriggerEvent(event="t/child"))
+    async def child(ctx: inngest.Context) -> int:
+        if ctx.event.data["n"] < 0:
+            raise inngest.NonRetriableError("negative")
+        return int(ctx.event.data["n"]) * 10
+
+    @client.create_function(fn_id="flow", trigger=inngest.TriggerEvent(event="t/flow"))
+    async def flow(ctx: inngest.Context) -> str:
+        await ctx.step.sleep("nap", dt.timedelta(minutes=5))
+        await ctx.step.wait_for_event("approval", event="t/ok", timeout=dt.timedelta(hours=1))
+        await ctx.step.invoke("double", function=child, data={"n": 4})
+        try:
+            await ctx.step.invoke("negative", function=child, data={"n": -1})
+        except inngest.StepError:
+            return "done"
+        return "unreachable"
+
+    return [child, flow]
+
+
+async def test_sleeps_waits_and_invokes_show_what_they_resolved_to() -> None:
+    async with mini_app(_flow) as mini:
+        [event_id] = await mini.executor.send({"name": "t/flow", "data": {}})
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == event_id)
+        async with httpx.AsyncClient(base_url=mini.executor_url) as http:
+            detail = (await http.get(f"/viewer/api/runs/{run.run_id}")).json()
+            state = (await http.get("/viewer/api/state")).json()
+    assert detail["status"] == "completed" and detail["output"] == "done"
+    steps = {s["name"]: s for s in detail["steps"]}
+    assert list(steps) == ["nap", "approval", "double", "negative"]
+    assert steps["nap"]["kind"] == "sleep" and "output" not in steps["nap"]
+    assert steps["approval"]["note"] == "timed out"
+    assert steps["double"]["output"] == 40 and steps["double"]["ok"]
+    assert not steps["negative"]["ok"] and steps["negative"]["error"]["message"] == "negative"
+    # the invoked runs are listed under their inngest/function.invoked events, shown as such
+    invoked = [e for e in state["events"] if e["name"] == "inngest/function.invoked"]
+    assert len(invoked) == 2 and all(e["internal"] and e["runs"] for e in invoked)
