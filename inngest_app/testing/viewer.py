@@ -25,7 +25,7 @@ DEV_SERVER_COMMAND = "npx inngest-cli@latest dev -u http://localhost:8000/api/in
 # what the page calls each thing a run reports (planned steps are shown when they run)
 STEP_KINDS = {
     "StepRun": "step.run",
-    "StepError": "error (retried)",
+    "StepError": "error",
     "StepFailed": "failed",
     "Sleep": "sleep",
     "WaitForEvent": "wait for event",
