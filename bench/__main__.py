@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound")
+BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound", "dashboard")
 
 
 def main(argv: list[str]) -> int:

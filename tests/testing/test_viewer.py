@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 from inngest_app.testing import TestExecutor
 from inngest_app.testing.viewer import DEV_SERVER_COMMAND
 from tests.browser import DESKTOP, PHONE, artifact, chromium
-from tests.testing.support import Functions, count, mini_app
+from tests.testing.support import EVENT_KEY, Functions, count, mini_app
 
 
 def _functions(client: inngest.Inngest) -> Functions:
@@ -155,3 +155,22 @@ async def test_sleeps_waits_and_invokes_show_what_they_resolved_to() -> None:
     # the invoked runs are listed under their inngest/function.invoked events, shown as such
     invoked = [e for e in state["events"] if e["name"] == "inngest/function.invoked"]
     assert len(invoked) == 2 and all(e["internal"] and e["runs"] for e in invoked)
+
+
+async def test_with_an_event_key_the_form_asks_for_it() -> None:
+    async with (
+        mini_app(_functions, cloud=True) as mini,
+        driven(mini.executor),
+        chromium() as browser,
+    ):
+        page = await browser.new_page(viewport=PHONE)  # type: ignore[arg-type]
+        await page.goto(mini.executor_url)
+        await expect(page.locator("#key-field")).to_be_visible()
+        await page.fill("#event-key", "not-the-key")
+        await send_from_form(page, "t/greet", '{"who": "cy"}')
+        await expect(page.locator("#send-result")).to_contain_text("Refused (401)")
+        assert mini.executor.events == []
+        await page.fill("#event-key", EVENT_KEY)
+        await send_from_form(page, "t/greet", '{"who": "cy"}')
+        await expect(page.locator("#run-detail[data-status=completed]")).to_be_visible()
+        await expect(page.locator("#steps > li").nth(0).locator("pre.output")).to_have_text('"Cy"')
