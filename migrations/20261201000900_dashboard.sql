@@ -1,6 +1,10 @@
 -- The usage dashboard's extras beside the stats API's body: failed runs per function (for the
 -- failure rate) and the recorded usage alerts of a window. Read-only; nothing redefined.
 
+-- a user's failed runs without visiting each of their runs (the per-user stats read raw rows)
+create index executions_user_failures on public.inngest_function_executions (user_id, started_at)
+    where status = 'failed' and user_id is not null;
+
 create or replace function public.monitoring_dashboard_extras(
     p_start timestamptz, p_end timestamptz, p_user_id text, p_include_alerts boolean
 ) returns jsonb language plpgsql stable
