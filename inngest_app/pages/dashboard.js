@@ -341,7 +341,12 @@ function renderFunctions() {
         el("td", { class: "num" }, count(f.steps)),
         el("td", { class: "num" }, duration(f.avgDuration)),
         el("td", { class: "num" }, duration(f.p95DurationMs)),
-        el("td", { class: `num${f.failed ? " warn" : ""}` }, `${count(f.failed)} (${percent(f.failed, f.count)})`),
+        el(
+          "td",
+          { class: `num${f.failed ? " warn" : ""}` },
+          `${count(f.failed)} `,
+          el("span", { class: "rate" }, `(${percent(f.failed, f.count)})`),
+        ),
       );
     }),
   );
