@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 ARGS = [
     "--headless",
@@ -32,6 +32,8 @@ DESKTOP = {"width": 1280, "height": 900}
 ARTIFACTS = Path(
     os.environ.get("TEST_ARTIFACTS_DIR") or Path(__file__).parents[1] / "test-artifacts"
 )
+# a loaded CI machine can take seconds to paint; a real failure still fails, only later
+expect.set_options(timeout=20_000)
 INSTALL_HINT = (
     "no Chromium for the browser tests: install it with `apt-get install chromium` "
     "(or set CHROMIUM_PATH)"
@@ -57,6 +59,17 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def new_page(browser: Browser, viewport: dict[str, int]) -> AsyncIterator[Page]:
+    """A page in a fresh browser context (its own storage), closed after."""
+    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(30_000)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
 
 
 def artifact(name: str) -> Path:

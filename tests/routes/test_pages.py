@@ -12,15 +12,16 @@ import asyncpg
 import httpx
 import jwt
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from inngest_app.app import create_app
 from inngest_app.settings import Settings
 from inngest_app.store.transport import init_connection
 from inngest_app.testing.live import serve_asgi
 from tests.apps import in_process
-from tests.browser import DESKTOP, PHONE, artifact, chromium
+from tests.browser import DESKTOP, PHONE, artifact, new_page
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 ADMIN = "admin-key-for-the-dashboard-tests"
 SECRET = "jwt-secret-for-the-dashboard-tests-0123"
 FUNCTIONS = ["inngest-app-execute-query", "inngest-app-ping", "inngest-app-stripe-checkout"]
@@ -89,10 +90,11 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def dashboard(settings: Settings, viewport: dict[str, int] = DESKTOP) -> AsyncIterator[Page]:
+async def dashboard(
+    browser: Browser, settings: Settings, viewport: dict[str, int] = DESKTOP
+) -> AsyncIterator[Page]:
     """The app on a loopback port and a browser page on its `/monitoring`."""
-    async with serve_asgi(create_app(settings)) as url, chromium() as browser:
-        page = await browser.new_page(viewport=viewport)  # type: ignore[arg-type]
+    async with serve_asgi(create_app(settings)) as url, new_page(browser, viewport) as page:
         await page.goto(f"{url}/monitoring")
         yield page
 
@@ -123,10 +125,12 @@ async def table_functions(page: Page) -> list[str]:
     )
 
 
-async def test_totals_filter_sort_and_screenshots(settings: Settings, database_url: str) -> None:
+async def test_totals_filter_sort_and_screenshots(
+    settings: Settings, database_url: str, browser: Browser
+) -> None:
     now = dt.datetime.now(dt.UTC)
     await seed(database_url, now)
-    async with dashboard(settings) as page:
+    async with dashboard(browser, settings) as page:
         urls: list[str] = []
         page.on("request", lambda request: urls.append(request.url))
         await sign_in(page, ADMIN)
@@ -200,12 +204,12 @@ async def test_totals_filter_sort_and_screenshots(settings: Settings, database_u
 
 
 async def test_a_user_token_sees_only_that_users_runs(
-    settings: Settings, database_url: str
+    settings: Settings, database_url: str, browser: Browser
 ) -> None:
     now = dt.datetime.now(dt.UTC)
     await seed(database_url, now)
     alice = token("alice")
-    async with dashboard(settings, PHONE) as page:
+    async with dashboard(browser, settings, PHONE) as page:
         await sign_in(page, alice)
         mine = [r for r in make_rows(now) if r[3] == "alice"]
         assert number(await page.inner_text("#t-runs")) == len(mine) < 48
@@ -219,8 +223,10 @@ async def test_a_user_token_sees_only_that_users_runs(
         await page.screenshot(path=artifact("dashboard-user-phone.png"), full_page=True)
 
 
-async def test_a_wrong_key_shows_the_apis_error(settings: Settings, database_url: str) -> None:
-    async with dashboard(settings) as page:
+async def test_a_wrong_key_shows_the_apis_error(
+    settings: Settings, database_url: str, browser: Browser
+) -> None:
+    async with dashboard(browser, settings) as page:
         await sign_in(page, "not-the-key", state="error")
         await expect(page.locator("#status")).to_have_text(
             "The monitoring API answered 401 (unauthorized): invalid credentials"
@@ -231,10 +237,10 @@ async def test_a_wrong_key_shows_the_apis_error(settings: Settings, database_url
 
 
 async def test_a_failing_api_shows_its_error_not_zeros(
-    settings: Settings, database_url: str
+    settings: Settings, database_url: str, browser: Browser
 ) -> None:
     await seed(database_url, dt.datetime.now(dt.UTC))
-    async with dashboard(settings) as page:
+    async with dashboard(browser, settings) as page:
         await sign_in(page, ADMIN)
         conn = await asyncpg.connect(database_url)
         try:  # the stats' SQL now fails: the API answers 503
@@ -250,8 +256,10 @@ async def test_a_failing_api_shows_its_error_not_zeros(
         assert await page.is_hidden("#signin")  # still signed in: a retry may work
 
 
-async def test_an_empty_range_says_so(settings: Settings, database_url: str) -> None:
-    async with dashboard(settings) as page:
+async def test_an_empty_range_says_so(
+    settings: Settings, database_url: str, browser: Browser
+) -> None:
+    async with dashboard(browser, settings) as page:
         await sign_in(page, ADMIN, state="empty")
         await expect(page.locator("#status")).to_contain_text("No runs recorded from")
         assert await page.inner_text("#t-runs") == "—"

@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import inngest
-from playwright.async_api import Page, expect
+import pytest
+from playwright.async_api import Browser, Page, expect
 
 from inngest_app.testing import TestExecutor
 from inngest_app.testing.viewer import DEV_SERVER_COMMAND
-from tests.browser import DESKTOP, PHONE, artifact, chromium
+from tests.browser import DESKTOP, PHONE, artifact, new_page
 from tests.testing.support import EVENT_KEY, Functions, count, mini_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 
 
 def _functions(client: inngest.Inngest) -> Functions:
@@ -53,9 +56,14 @@ async def send_from_form(page: Page, name: str, data: str) -> None:
     await page.click("#send button[type=submit]")
 
 
-async def test_an_event_sent_from_the_form_runs_and_its_steps_show_outputs() -> None:
-    async with mini_app(_functions) as mini, driven(mini.executor), chromium() as browser:
-        page = await browser.new_page(viewport=DESKTOP)  # type: ignore[arg-type]
+async def test_an_event_sent_from_the_form_runs_and_its_steps_show_outputs(
+    browser: Browser,
+) -> None:
+    async with (
+        mini_app(_functions) as mini,
+        driven(mini.executor),
+        new_page(browser, DESKTOP) as page,
+    ):
         await page.goto(mini.executor_url)
         await expect(page.locator("#about")).to_contain_text("not the Inngest Dev Server")
         await expect(page.locator("#dev-command")).to_have_text(
@@ -84,9 +92,8 @@ async def test_an_event_sent_from_the_form_runs_and_its_steps_show_outputs() -> 
         await page.screenshot(path=artifact("viewer-phone.png"), full_page=True)
 
 
-async def test_a_bad_payload_is_refused_in_the_form() -> None:
-    async with mini_app(_functions) as mini, chromium() as browser:
-        page = await browser.new_page(viewport=DESKTOP)  # type: ignore[arg-type]
+async def test_a_bad_payload_is_refused_in_the_form(browser: Browser) -> None:
+    async with mini_app(_functions) as mini, new_page(browser, DESKTOP) as page:
         await page.goto(mini.executor_url)
         await send_from_form(page, "t/greet", "{not json")
         await expect(page.locator("#send-result")).to_contain_text("Data is not JSON")
@@ -157,13 +164,12 @@ async def test_sleeps_waits_and_invokes_show_what_they_resolved_to() -> None:
     assert len(invoked) == 2 and all(e["internal"] and e["runs"] for e in invoked)
 
 
-async def test_with_an_event_key_the_form_asks_for_it() -> None:
+async def test_with_an_event_key_the_form_asks_for_it(browser: Browser) -> None:
     async with (
         mini_app(_functions, cloud=True) as mini,
         driven(mini.executor),
-        chromium() as browser,
+        new_page(browser, PHONE) as page,
     ):
-        page = await browser.new_page(viewport=PHONE)  # type: ignore[arg-type]
         await page.goto(mini.executor_url)
         await expect(page.locator("#key-field")).to_be_visible()
         await page.fill("#event-key", "not-the-key")
