@@ -14,6 +14,7 @@ BENCHMARKS = (
     "outbound",
     "search_path",
     "executor_e2e",
+    "dashboard",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import dev, health, monitoring, queries, stripe
+from inngest_app.routes import dev, health, monitoring, pages, queries, stripe
 from inngest_app.services import Services
 
 
@@ -16,4 +16,5 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *queries.routes(services),
         *stripe.routes(services),
         *dev.routes(services),
+        *pages.routes(services),
     ]
