@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_key: SecretStr | None = None
 
+    # --- GitHub capture ------------------------------------------------------------------
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+
     @field_validator("inngest_serve_path")
     @classmethod
     def _path_starts_with_slash(cls, value: str) -> str:
