@@ -270,7 +270,10 @@ class GithubClient:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        self._note_limits(resource, response.headers)
+        if response.is_success:
+            # A good answer that spent the last request: the next would be refused. (A refusal
+            # raises its own RateLimited, and is not remembered: the retry comes at its reset.)
+            self._note_limits(resource, response.headers)
         return response, body
 
     def _check(self, response: httpx.Response, body: Any) -> None:
