@@ -57,8 +57,9 @@ create table public.pull_requests (
     created_at timestamptz not null,
     updated_at timestamptz not null,
     closed_at timestamptz,
-    -- Null for a deleted ("ghost") author.
-    author_id bigint references public.contributors (github_id),
+    -- Null for a deleted ("ghost") author. Not a foreign key: every page stores its authors
+    -- first, in the same transaction, and per-row key checks would halve the write rate.
+    author_id bigint,
     additions integer,
     deletions integer,
     changed_files integer,
@@ -78,14 +79,13 @@ alter table public.pull_requests enable row level security;
 create table public.reviews (
     github_id bigint primary key,
     pull_request_id bigint not null references public.pull_requests (github_id) on delete cascade,
-    author_id bigint references public.contributors (github_id),
+    author_id bigint,
     state text not null,
     submitted_at timestamptz,
     url text,
     captured_at timestamptz not null default now()
 );
-create index reviews_pull_request_idx on public.reviews (pull_request_id);
-create index reviews_submitted_idx on public.reviews (submitted_at);
+create index reviews_pull_request_idx on public.reviews (pull_request_id, submitted_at);
 alter table public.reviews enable row level security;
 
 -- Issue comments (on the conversation) and review comments (on the diff), told apart by `kind`;
@@ -95,7 +95,7 @@ create table public.comments (
     github_id bigint not null,
     pull_request_id bigint not null references public.pull_requests (github_id) on delete cascade,
     review_id bigint,
-    author_id bigint references public.contributors (github_id),
+    author_id bigint,
     path text,
     created_at timestamptz not null,
     updated_at timestamptz,
@@ -103,8 +103,7 @@ create table public.comments (
     captured_at timestamptz not null default now(),
     primary key (kind, github_id)
 );
-create index comments_pull_request_idx on public.comments (pull_request_id);
-create index comments_created_idx on public.comments (created_at);
+create index comments_pull_request_idx on public.comments (pull_request_id, created_at);
 alter table public.comments enable row level security;
 
 create table public.discussions (
@@ -112,7 +111,7 @@ create table public.discussions (
     repository_id bigint not null references public.repositories (id) on delete cascade,
     number integer not null,
     title text not null,
-    author_id bigint references public.contributors (github_id),
+    author_id bigint,
     category text,
     answered boolean not null default false,
     closed boolean not null default false,
@@ -357,7 +356,6 @@ returns integer language sql set search_path = public, pg_temp as $$
         from jsonb_to_recordset(coalesce(p_rows, '[]'::jsonb)) as s(
             github_id bigint, pull_request_id bigint, author_id bigint, state text,
             submitted_at timestamptz, url text)
-        where exists (select 1 from public.pull_requests p where p.github_id = s.pull_request_id)
         order by s.github_id
         on conflict (github_id) do update set
             author_id = excluded.author_id,
@@ -386,7 +384,6 @@ returns integer language sql set search_path = public, pg_temp as $$
             kind text, github_id bigint, pull_request_id bigint, review_id bigint,
             author_id bigint, path text, created_at timestamptz, updated_at timestamptz,
             url text)
-        where exists (select 1 from public.pull_requests p where p.github_id = s.pull_request_id)
         order by s.kind, s.github_id
         on conflict (kind, github_id) do update set
             review_id = excluded.review_id,
