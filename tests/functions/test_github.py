@@ -524,8 +524,7 @@ async def test_workspace_priorities_sends_priority_first(start_live: LiveFactory
         ):
             await live.pool.execute(
                 "insert into repositories (github_id, owner, name, is_priority, last_synced_at)"
-                " values ($1, 'acme', $2, $3,"
-                " case when $4::float is null then null else now() - make_interval(hours => $4::int) end)",
+                " values ($1, 'acme', $2, $3, now() - make_interval(hours => $4::int))",
                 i + 1,
                 name,
                 priority,
