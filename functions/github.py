@@ -112,7 +112,10 @@ def _per_repository() -> dict[str, Any]:
     """Flow control of a function that works on one repository."""
     return {
         "retries": RETRIES,
-        "concurrency": [inngest.Concurrency(limit=1, key=REPOSITORY_KEY), GLOBAL_CONCURRENCY],
+        "concurrency": [
+            inngest.Concurrency(limit=1, key=REPOSITORY_KEY, scope="env"),
+            GLOBAL_CONCURRENCY,
+        ],
         "throttle": THROTTLE,
         "cancel": [inngest.Cancel(event=CANCEL, if_exp=CANCEL_IF)],
     }

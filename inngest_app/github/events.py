@@ -83,5 +83,6 @@ CANCEL_IF = (
     " && async.data.repository.owner == event.data.repository.owner"
     " && async.data.repository.name == event.data.repository.name"
 )
-# One run per repository at a time (Inngest concatenates strings in key expressions).
-REPOSITORY_KEY = "event.data.repository.owner + '/' + event.data.repository.name"
+# The concurrency key of every per-repository function, shared across them (`env` scope): no
+# two GitHub calls for one repository at once, whichever functions make them.
+REPOSITORY_KEY = "'repository:' + event.data.repository.owner + '/' + event.data.repository.name"
