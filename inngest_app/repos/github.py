@@ -197,7 +197,8 @@ class SizeUpdate(_Row):
 
 
 def _rows(rows: Sequence[BaseModel]) -> list[dict[str, Any]]:
-    return [row.model_dump(mode="json") for row in rows]
+    # Absent keys read as null in jsonb_to_recordset: leaving the Nones out is less to encode.
+    return [row.model_dump(mode="json", exclude_none=True) for row in rows]
 
 
 class GithubRepo:
