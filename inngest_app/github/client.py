@@ -337,7 +337,11 @@ class GithubClient:
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         data = body.get("data") if isinstance(body.get("data"), dict) else None
         if errors and (not partial or data is None):
-            raise graphql_failure(errors, now=self._now())
+            failure = graphql_failure(errors, now=self._now())
+            reset = _from_unix(response.headers.get("x-ratelimit-reset"))
+            if isinstance(failure, RateLimited) and reset is not None:
+                failure.retry_at = max(self._now(), reset)  # the budget's own reset time
+            raise failure
         if data is None:
             raise GithubUnavailable("GitHub GraphQL answered without data")
         return GraphQLResult(data=data, errors=errors, rate_limit=_rate_limit(data))

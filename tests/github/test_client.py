@@ -167,3 +167,21 @@ async def test_bodies_are_bounded(http: httpx.AsyncClient) -> None:
     )
     with pytest.raises(Refused, match="larger than"):
         await client(http, max_body_bytes=100).rest("/big")
+
+
+@respx.mock
+async def test_graphql_rate_limited_waits_for_the_budgets_reset(http: httpx.AsyncClient) -> None:
+    reset = int(NOW.timestamp()) + 900
+    respx.post(f"{API}/graphql").mock(
+        return_value=httpx.Response(
+            200,
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+            json={
+                "data": None,
+                "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}],
+            },
+        )
+    )
+    with pytest.raises(RateLimited) as err:
+        await client(http).graphql("query { viewer { login } }", {})
+    assert err.value.retry_at == dt.datetime.fromtimestamp(reset, dt.UTC)
