@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "github_upsert")
+BENCHMARKS = (
+    "driver",
+    "serve",
+    "monitoring",
+    "queries",
+    "stripe_webhook",
+    "outbound",
+    "github_upsert",
+)
 
 
 def main(argv: list[str]) -> int:
