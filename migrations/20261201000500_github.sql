@@ -251,6 +251,17 @@ returns integer language sql set search_path = public, pg_temp as $$
     select count(*)::integer from changed;
 $$;
 
+-- Priority flags, for the workspaces family: one statement; the number of rows changed.
+create or replace function public.github_set_priority(p_ids bigint[], p_is_priority boolean)
+returns integer language sql set search_path = public, pg_temp as $$
+    with changed as (
+        update public.repositories set is_priority = p_is_priority, updated_at = now()
+        where id = any(p_ids) and is_priority is distinct from p_is_priority
+        returning 1
+    )
+    select count(*)::integer from changed;
+$$;
+
 -- A completed sync: the watermark only moves forward.
 create or replace function public.github_finish_sync(
     p_repository_id bigint, p_watermark timestamptz, p_reason text

@@ -243,6 +243,13 @@ class GithubRepo:
         changed = await self._transport.call("github_set_sizes", {"p_sizes": _rows(sizes)})
         return int(changed or 0)
 
+    async def set_priority(self, repository_ids: Sequence[int], *, is_priority: bool) -> int:
+        """Flag repositories as priority (synced first and hourly) or not; rows changed."""
+        changed = await self._transport.call(
+            "github_set_priority", {"p_ids": list(repository_ids), "p_is_priority": is_priority}
+        )
+        return int(changed or 0)
+
     async def finish_sync(
         self, *, repository_id: int, watermark: dt.datetime | None, reason: str
     ) -> Repository:

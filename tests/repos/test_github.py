@@ -119,6 +119,9 @@ async def test_repository_lifecycle(repo: GithubRepo) -> None:
     assert [r.id for r in await repo.list()] == []
     back = await repo.upsert_repository(RepositoryMeta(github_id=1, owner="o", name="n", stars=5))
     assert (back.id, back.status, back.size_class, back.stars) == (first.id, "active", "medium", 5)
+    assert await repo.set_priority([first.id], is_priority=True) == 1
+    assert await repo.set_priority([first.id], is_priority=True) == 0
+    assert (await repo.list())[0].is_priority
     synced = await repo.finish_sync(repository_id=first.id, watermark=T0, reason="manual")
     kept = await repo.finish_sync(repository_id=first.id, watermark=None, reason="scheduled")
     assert synced.sync_watermark == kept.sync_watermark == T0
