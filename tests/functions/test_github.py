@@ -358,11 +358,16 @@ async def test_sync_enhanced_nests_activity_one_request_per_page(start_live: Liv
             " (select count(*) from comments where author_id is null) ghosts",
         )
         assert counts == [{"prs": 100, "rv": 300, "rc": 300, "ic": 200, "ghosts": 100}]
-        # Read 2 of 3 pages of a first sync: complete enough to set the baseline watermark.
         again = await run_event(
             live, "capture/repository.sync-enhanced", {**data, "reason": "automatic"}
         )
-        assert again.output["status"] == "skipped"
+        assert again.output["status"] == "skipped"  # synced moments ago
+        first = await snapshot(live)
+        await age_last_sync(live, 2)
+        repeat = await run_event(live, "capture/repository.sync-enhanced", data)
+        assert repeat.status == "completed", repeat.error
+        assert set(repeat.output["written"].values()) == {0}
+        assert await snapshot(live) == first
 
 
 # --- capture/pr.details over REST ----------------------------------------------------------------
