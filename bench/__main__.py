@@ -12,6 +12,7 @@ BENCHMARKS = (
     "queries",
     "stripe_webhook",
     "outbound",
+    "search_path",
     "github_upsert",
 )
 

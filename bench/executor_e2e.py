@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from inngest_app.serve import inngest_routes
 from inngest_app.testing import ManualClock, TestExecutor
-from inngest_app.testing.live import serve_asgi
+from inngest_app.testing.live import free_port, serve_asgi
 
 SIGNING_KEY = "signkey-bench-" + "c3" * 32
 REPEATS = 15
@@ -51,9 +51,13 @@ async def _measure() -> dict[str, Any]:
             api_base_url=executor_url,
             event_api_base_url=executor_url,
         )
-        app = Starlette(routes=inngest_routes(client, _functions(client)))
-        async with serve_asgi(app) as app_url:
-            await executor.sync(f"{app_url}/api/inngest")
+        # cloud mode registers the configured origin, never the request's Host
+        port = free_port()
+        routes = inngest_routes(client, _functions(client), serve_origin=f"http://127.0.0.1:{port}")
+        app = Starlette(routes=routes)
+        async with serve_asgi(app, port=port) as app_url:
+            synced = await executor.sync(f"{app_url}/api/inngest")
+            assert synced.status_code == 200, synced.text
             times: dict[int, list[float]] = {1: [], 10: []}
             for _ in range(REPEATS):
                 for n in (1, 10):

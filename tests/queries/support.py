@@ -17,7 +17,12 @@ GOOGLE_KEY = "AIza-test-key"
 
 
 def token(user: str = USER) -> dict[str, str]:
-    claims = {"sub": user, "exp": int(time.time()) + 3600, "aud": "authenticated"}
+    claims = {
+        "sub": user,
+        "exp": int(time.time()) + 3600,
+        "aud": "authenticated",
+        "role": "authenticated",
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 

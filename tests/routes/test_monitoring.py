@@ -38,7 +38,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def user(sub: str) -> dict[str, str]:
-    return bearer(jwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, "HS256"))
+    claims = {"sub": sub, "exp": int(time.time()) + 600, "aud": "authenticated"}
+    return bearer(jwt.encode({**claims, "role": "authenticated"}, SECRET, "HS256"))
 
 
 def make_rows(now: dt.datetime) -> list[dict[str, Any]]:
