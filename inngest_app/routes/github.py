@@ -46,7 +46,7 @@ def routes(services: Services) -> list[BaseRoute]:
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                authenticate(request, services.settings)
+                await authenticate(request, services.settings)
                 return await handler(request, GithubRepo(services.transport))
             except AuthError as exc:
                 return error_response(
