@@ -13,6 +13,7 @@ BENCHMARKS = (
     "stripe_webhook",
     "outbound",
     "search_path",
+    "executor_e2e",
     "github_upsert",
 )
 
