@@ -15,6 +15,7 @@ BENCHMARKS = (
     "search_path",
     "executor_e2e",
     "dashboard",
+    "github_upsert",
 )
 
 

@@ -38,6 +38,7 @@ _PREFIXES = (
     "HTTP_TIMEOUT",
     "MIGRATE_ON_START",
     "OUTBOUND_",
+    "GITHUB_",
 )
 
 
