@@ -57,6 +57,7 @@ def live_factory(make_settings: Callable[..., Settings], database_url: str) -> L
             signing_key=SIGNING_KEY if cloud else None,
             event_key=EVENT_KEY if cloud else None,
             clock=clock,
+            max_in_flight=16,  # runs driven concurrently, as offline and on the platform
         )
         with respx.mock(assert_all_called=False) as mock:
             mock.route(host="127.0.0.1").pass_through()
