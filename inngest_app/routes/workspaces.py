@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -50,7 +50,7 @@ class MemberOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    is_priority: bool = Field(False, alias="isPriority")
+    is_priority: StrictBool = Field(False, alias="isPriority")
 
 
 def slugify(name: str) -> str:
