@@ -54,9 +54,12 @@ create table public.workspace_metrics_daily (
 );
 alter table public.workspace_metrics_daily enable row level security;
 
--- Closed-without-merge counts read closed_at per repository.
-create index pull_requests_repository_closed_idx on public.pull_requests (repository_id, closed_at)
-    where closed_at is not null;
+-- A day's reviews and comments of a workspace are found per pull request, and read from the
+-- index alone (covering: no heap visit for each of a workspace's thousands of pull requests).
+create index reviews_pull_request_submitted_idx
+    on public.reviews (pull_request_id, submitted_at) include (author_id);
+create index comments_pull_request_created_idx
+    on public.comments (pull_request_id, created_at) include (author_id);
 
 create or replace function public.workspace_trend(p_current numeric, p_previous numeric)
 returns integer language sql immutable set search_path = public, pg_temp as $$
@@ -202,15 +205,13 @@ create trigger repositories_priority_from_workspaces
     for each row execute function public.workspace_member_priority_on_capture();
 
 -- One workspace's metrics for one UTC day, in ONE statement, upserted. The previous day's
--- activity (for the trend) is computed in the same statement from the same inputs.
+-- activity (for the trend) is computed in the same statement from the same inputs. Day bounds are
+-- written out as expressions of `p_date` (not read from a CTE) so each table is reached by an
+-- index range scan: the workspace's pull requests that were open at some time in [D-1, D+1),
+-- and the day's reviews and comments by their own time index.
 create or replace function public.workspace_compute_day(p_workspace_id uuid, p_date date)
 returns jsonb language sql set search_path = public, pg_temp as $$
-    with bounds as (
-        select (p_date::timestamp at time zone 'UTC') as day_start,
-               ((p_date + 1)::timestamp at time zone 'UTC') as day_end,
-               ((p_date - 1)::timestamp at time zone 'UTC') as prev_start
-    ),
-    repos as (
+    with repos as (
         select r.id
           from public.workspace_repositories m
           join public.repositories r
@@ -218,32 +219,46 @@ returns jsonb language sql set search_path = public, pg_temp as $$
          where m.workspace_id = p_workspace_id
     ),
     prs as (
-        select p.github_id, p.author_id, p.created_at, p.merged_at, p.closed_at, p.merged,
-               p.created_at >= b.day_start and p.created_at < b.day_end as opened_today,
-               p.merged_at >= b.day_start and p.merged_at < b.day_end as merged_today,
-               (not p.merged) and p.closed_at >= b.day_start
-                   and p.closed_at < b.day_end as closed_today,
-               p.created_at < b.day_end
-                   and (p.closed_at is null or p.closed_at >= b.day_end) as open_at_end,
-               (p.created_at >= b.prev_start and p.created_at < b.day_start)
-                   or (p.merged_at >= b.prev_start and p.merged_at < b.day_start)
-                   or ((not p.merged) and p.closed_at >= b.prev_start
-                       and p.closed_at < b.day_start) as active_yesterday
-          from public.pull_requests p, bounds b
+        select p.author_id, p.created_at, p.merged_at,
+               p.created_at >= (p_date::timestamp at time zone 'UTC') as opened_today,
+               coalesce(p.merged_at >= (p_date::timestamp at time zone 'UTC')
+                   and p.merged_at < ((p_date + 1)::timestamp at time zone 'UTC'), false)
+                   as merged_today,
+               coalesce((not p.merged) and p.closed_at >= (p_date::timestamp at time zone 'UTC')
+                   and p.closed_at < ((p_date + 1)::timestamp at time zone 'UTC'), false)
+                   as closed_today,
+               (p.closed_at is null
+                   or p.closed_at >= ((p_date + 1)::timestamp at time zone 'UTC')) as open_at_end,
+               (p.created_at >= ((p_date - 1)::timestamp at time zone 'UTC')
+                   and p.created_at < (p_date::timestamp at time zone 'UTC'))
+               or coalesce(p.merged_at >= ((p_date - 1)::timestamp at time zone 'UTC')
+                   and p.merged_at < (p_date::timestamp at time zone 'UTC'), false)
+               or coalesce((not p.merged)
+                   and p.closed_at >= ((p_date - 1)::timestamp at time zone 'UTC')
+                   and p.closed_at < (p_date::timestamp at time zone 'UTC'), false)
+                   as active_yesterday
+          from public.pull_requests p
          where p.repository_id in (select id from repos)
-           and p.created_at < b.day_end
+           and p.created_at < ((p_date + 1)::timestamp at time zone 'UTC')
+           -- a PR closed before D-1 can take no part in D's or D-1's figures
+           and (p.closed_at is null
+                or p.closed_at >= ((p_date - 1)::timestamp at time zone 'UTC'))
     ),
     day_reviews as (
         select v.author_id
           from public.reviews v
-          join prs on prs.github_id = v.pull_request_id, bounds b
-         where v.submitted_at >= b.day_start and v.submitted_at < b.day_end
+          join public.pull_requests p on p.github_id = v.pull_request_id
+         where v.submitted_at >= (p_date::timestamp at time zone 'UTC')
+           and v.submitted_at < ((p_date + 1)::timestamp at time zone 'UTC')
+           and p.repository_id in (select id from repos)
     ),
     day_comments as (
         select c.author_id
           from public.comments c
-          join prs on prs.github_id = c.pull_request_id, bounds b
-         where c.created_at >= b.day_start and c.created_at < b.day_end
+          join public.pull_requests p on p.github_id = c.pull_request_id
+         where c.created_at >= (p_date::timestamp at time zone 'UTC')
+           and c.created_at < ((p_date + 1)::timestamp at time zone 'UTC')
+           and p.repository_id in (select id from repos)
     ),
     activity as (
         select author_id, 1 as prs, 0 as reviews, 0 as comments
