@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "workspaces")
+BENCHMARKS = (
+    "driver",
+    "serve",
+    "monitoring",
+    "queries",
+    "stripe_webhook",
+    "outbound",
+    "search_path",
+    "executor_e2e",
+    "workspaces",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -28,6 +28,7 @@ _PREFIXES = (
     "DB_POOL",
     "HTTP_TIMEOUT",
     "GITHUB_",
+    "OUTBOUND_",
 )
 
 

@@ -28,7 +28,7 @@ def with_caller(
 
     async def endpoint(request: Request) -> Response:
         try:
-            caller = authenticate(request, services.settings)
+            caller = await authenticate(request, services.settings)
             return await handler(request, caller)
         except AuthError as exc:
             return error_response(

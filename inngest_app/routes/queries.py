@@ -14,16 +14,21 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import inngest
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import AuthError, Caller, authenticate
 from inngest_app.events import describe_validation_error
-from inngest_app.queries.config import QueryConfig
+from inngest_app.outbound import OutboundRefused, check_headers, check_url
+from inngest_app.queries.config import HttpJsonSource, QueryConfig
+from inngest_app.queries.credentials import CredentialRefused, authorize
+from inngest_app.queries.limits import cap_violation
 from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
 from inngest_app.serve import error_response
 from inngest_app.services import Services
@@ -63,7 +68,7 @@ def routes(services: Services) -> list[BaseRoute]:
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                caller = authenticate(request, services.settings)
+                caller = await authenticate(request, services.settings)
                 return await handler(request, caller, QueriesRepo(services.transport))
             except AuthError as exc:
                 return error_response(
@@ -106,6 +111,40 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(503, "dispatch_failed", "could not start the query; resume it")
         return JSONResponse(present(query), status_code=202)
 
+    def refusal(config: QueryConfig, caller: Caller, *, caps: bool = True) -> Response | None:
+        """Why this caller may not run `config` (caps, credential binding, a refused URL)."""
+        settings = services.settings
+        over = cap_violation(config, settings) if caps else None
+        if over is not None:
+            return error_response(400, "invalid_config", over)
+        if config.credential:
+            try:
+                authorize(
+                    settings,
+                    config.credential,
+                    config.source,
+                    user_id=caller.user_id,
+                    is_admin=caller.is_admin,
+                )
+            except CredentialRefused as exc:
+                return error_response(exc.status, exc.code, exc.message)
+        if isinstance(config.source, HttpJsonSource):
+            try:  # literal addresses and headers now; names are checked once resolved
+                check_url(
+                    httpx.URL(str(config.source.url)),
+                    allow_private=settings.query_allow_private_networks,
+                )
+                check_headers(config.source.headers)
+            except OutboundRefused as exc:
+                return error_response(400, exc.code, f"source: {exc.message}")
+        return None
+
+    def too_many() -> Response:
+        limit = services.settings.query_max_running_per_user
+        return error_response(
+            429, "too_many_queries", f"at most {limit} queries may run at once per user"
+        )
+
     async def run(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         try:
             body = json.loads(await request.body())
@@ -125,20 +164,19 @@ def routes(services: Services) -> list[BaseRoute]:
             config = QueryConfig.model_validate(body)
         except ValidationError as exc:
             return error_response(400, "invalid_config", describe_validation_error(exc))
-        if (
-            config.credential
-            and config.credential.lower() not in services.settings.query_credentials
-        ):
-            return error_response(
-                400, "invalid_config", f"credential: unknown credential {config.credential!r}"
-            )
-        query = await repo.create(
+        refused = refusal(config, caller)
+        if refused is not None:
+            return refused
+        created = await repo.create_limited(
             user_id=user_id,
             config=config.model_dump(mode="json"),
             max_pages=config.max_pages,
             max_rows=config.max_rows,
+            max_active=services.settings.query_max_running_per_user,
         )
-        return await start(repo, query)
+        if created is None:
+            return too_many()
+        return await start(repo, created)
 
     async def status(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)
@@ -166,10 +204,20 @@ def routes(services: Services) -> list[BaseRoute]:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        resumed = await repo.resume(query.id)
-        if resumed is None:
+        try:  # the binding is checked again (it may have changed); caps apply in the run
+            refused = refusal(QueryConfig.model_validate(query.config), caller, caps=False)
+        except ValidationError:
+            refused = None  # a config stored before a change: its run says what is wrong
+        if refused is not None:
+            return refused
+        resumed = await repo.resume_limited(
+            query.id, max_active=services.settings.query_max_running_per_user
+        )
+        if resumed.limited:
+            return too_many()
+        if resumed.query is None:
             return error_response(409, "not_resumable", f"a {query.status} query cannot resume")
-        return await start(repo, resumed)
+        return await start(repo, resumed.query)
 
     async def cancel(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)
@@ -184,12 +232,30 @@ def routes(services: Services) -> list[BaseRoute]:
             logger.error("could not send %s for query %s: %s", QUERY_CANCELLED, query.id, exc)
         return JSONResponse(present(cancelled))
 
+    open_streams: dict[str, int] = {}  # progress streams open per caller, in this process
+
     async def stream(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        return StreamingResponse(
-            _progress(repo, query),
+        who = caller.user_id or "<admin>"
+        cap = services.settings.query_streams_per_user
+        if open_streams.get(who, 0) >= cap:
+            return error_response(
+                429, "too_many_streams", f"at most {cap} progress streams at a time per user"
+            )
+        open_streams[who] = open_streams.get(who, 0) + 1
+
+        def release() -> None:
+            open_streams[who] -= 1
+            if not open_streams[who]:
+                del open_streams[who]
+
+        # A stream outlives no token: it ends when the caller's token expires.
+        token_left = None if caller.expires_at is None else caller.expires_at - time.time()
+        return _CountedStream(
+            release,
+            _progress(repo, query, token_left_s=token_left),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -205,10 +271,30 @@ def routes(services: Services) -> list[BaseRoute]:
     ]
 
 
-async def _progress(repo: QueriesRepo, query: Query) -> AsyncIterator[bytes]:
-    """`progress` events whenever the query changes; the last one carries a terminal status."""
+class _CountedStream(StreamingResponse):
+    """A streaming response that calls `release` once it is over, however it ends."""
+
+    def __init__(self, release: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+async def _progress(
+    repo: QueriesRepo, query: Query, *, token_left_s: float | None = None
+) -> AsyncIterator[bytes]:
+    """`progress` events whenever the query changes; the last one carries a terminal status.
+    An `expired` event ends the stream when the caller's token does (`token_left_s`)."""
     last: dict[str, Any] | None = None
-    deadline = time.monotonic() + STREAM_MAX_S
+    expires = token_left_s is not None and token_left_s <= STREAM_MAX_S
+    deadline = time.monotonic() + (
+        STREAM_MAX_S if token_left_s is None else min(token_left_s, STREAM_MAX_S)
+    )
     current: Query | None = query
     while current is not None and time.monotonic() < deadline:
         view = present(current)
@@ -217,5 +303,7 @@ async def _progress(repo: QueriesRepo, query: Query) -> AsyncIterator[bytes]:
             last = view
         if current.status in TERMINAL or current.status == "paused":
             return
-        await asyncio.sleep(STREAM_POLL_S)
+        await asyncio.sleep(min(STREAM_POLL_S, max(0.0, deadline - time.monotonic())))
         current = await repo.get(query.id)
+    if expires and time.monotonic() >= deadline:
+        yield b'event: expired\ndata: {"error": "token expired", "code": "token_expired"}\n\n'

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,11 @@ class Engine:
         self._owns_http = http is None
         self._runs: dict[str, Run] = {}
         self._active: dict[str, Run] = {}  # unfinished runs, in creation order
+        # Calls to make, as a lazy heap of (due - priority, creation order, version, run id):
+        # an entry whose version is not the run's current one is stale and skipped.
+        self._queue: list[tuple[float, int, int, str]] = []
+        self._versions: dict[str, int] = {}
+        self._timed: dict[str, Run] = {}  # unfinished runs with a timer or a deadline
         self._seen: dict[str, float] = {}
         self._sequence = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -298,6 +304,7 @@ class Engine:
             run.singleton_key = key_of(flow.singleton.key, event)
         self._runs[run.run_id] = run
         self._active[run.run_id] = run
+        self._track(run)
         self._wake.set()
         return run
 
@@ -360,7 +367,7 @@ class Engine:
             if held.due <= now:
                 del self._batches[key]
                 self._release_batch(held, "timeout")
-        for run in list(self._active.values()):
+        for run in list(self._timed.values()):
             if run.done:
                 continue
             if run.start_deadline is not None and run.start_deadline <= now:
@@ -382,17 +389,35 @@ class Engine:
         self._finish(run, "cancelled", error=dict(CANCELLED_ERROR))
 
     @staticmethod
-    def _due_unit(run: Run, now: float) -> tuple[float, Pending | None] | None:
-        """The run's earliest unit due by `now`: a planned step, or the function body."""
+    def _next_unit(run: Run) -> tuple[float, Pending | None] | None:
+        """The run's earliest scheduled unit: a planned step, or the function body."""
         best: tuple[float, Pending | None] | None = None
         for item in run.pending.values():
-            if item.kind == "step" and item.due is not None and item.due <= now:
+            if item.kind == "step" and item.due is not None:
                 if best is None or item.due < best[0]:
                     best = (item.due, item)
-        if not run.pending and run.due is not None and run.due <= now:
+        if not run.pending and run.due is not None:
             if best is None or run.due < best[0]:
                 best = (run.due, None)
         return best
+
+    def _track(self, run: Run) -> None:
+        """Queue the run's next call and note its timers, after anything changed them."""
+        version = self._versions.get(run.run_id, 0) + 1
+        self._versions[run.run_id] = version
+        unit = None if run.done or run.in_flight else self._next_unit(run)
+        if unit is not None:  # `priority.run` moves a run's start up the queue
+            jump = run.priority_s if run.first_call_at is None else 0.0
+            heapq.heappush(self._queue, (unit[0] - jump, run.order, version, run.run_id))
+        timed = not run.done and (
+            run.start_deadline is not None
+            or run.finish_deadline is not None
+            or any(p.kind != "step" and p.due is not None for p in run.pending.values())
+        )
+        if timed:
+            self._timed[run.run_id] = run
+        else:
+            self._timed.pop(run.run_id, None)
 
     def _launch_due(self, budget: int) -> int:
         """Start calls for due units, in queue order, while slots allow; return how many."""
@@ -400,28 +425,33 @@ class Engine:
         if free <= 0:
             return 0
         now = self.clock.now()
-        queue: list[tuple[float, int, Run, Pending | None]] = []
-        for run in self._active.values():
-            if run.in_flight or run.done:
+        launched, later = 0, []
+        while self._queue and launched < free:
+            entry = heapq.heappop(self._queue)
+            run = self._runs[entry[3]]
+            if run.done or run.in_flight or self._versions.get(run.run_id) != entry[2]:
+                continue  # stale
+            unit = self._next_unit(run)
+            if unit is None:
                 continue
-            unit = self._due_unit(run, now)
-            if unit is not None:
-                queue.append((unit[0] - run.priority_s, run.order, run, unit[1]))
-        queue.sort(key=lambda entry: entry[:2])
-        launched = 0
-        for _, _, run, item in queue:
-            if launched >= free:
-                break
+            due, item = unit
+            if due > now:
+                later.append(entry)  # queued ahead by its priority, but not due yet
+                continue
             full = [b for b in run.buckets if self._slots.get(b, 0) >= self._limit(run, b)]
             if full:
                 run.note("concurrency_limited", now, "/".join(full[0]))
+                later.append(entry)
                 continue
             if run.first_call_at is None and item is None and not self._throttle_admits(run, now):
-                continue
+                continue  # re-queued for when the throttle admits it
             if launched >= budget:
+                heapq.heappush(self._queue, entry)
                 raise RuntimeError("runs did not settle within the call budget (max_calls)")
             self._launch(run, item, now)
             launched += 1
+        for entry in later:
+            heapq.heappush(self._queue, entry)
         return launched
 
     def _limit(self, run: Run, bucket: Bucket) -> int:
@@ -459,6 +489,7 @@ class Engine:
             if finish is not None:
                 run.finish_deadline = now + finish
         run.status, run.calls, run.in_flight = "running", run.calls + 1, True
+        self._track(run)  # out of the queue while in flight; its finish deadline is a timer
         task = asyncio.create_task(self._call(run, item))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._landed(done, run))
@@ -498,6 +529,7 @@ class Engine:
         finally:
             run.in_flight = False
         if run.done or (item is not None and run.pending.get(item.step_id) is not item):
+            self._refresh(run)
             return  # cancelled while the call was in flight: the answer is dropped
         if answer is None:
             self._unit_failed(run, item, error)
@@ -666,6 +698,7 @@ class Engine:
     def _refresh(self, run: Run) -> None:
         if run.done or run.in_flight:
             return
+        self._track(run)
         now = self.clock.now()
         kinds = {p.kind for p in run.pending.values()}
         due_now = any(
@@ -695,6 +728,7 @@ class Engine:
         run.start_deadline = run.finish_deadline = None
         run.pending.clear()
         self._active.pop(run.run_id, None)
+        self._track(run)
         if run.parent is not None:
             parent = self._runs.get(run.parent[0])
             item = None if parent is None else parent.pending.get(run.parent[1])
@@ -724,7 +758,12 @@ class Engine:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.call_timeout_s)
+            # one kept-alive connection per call in flight: a bigger pool only costs lookups
+            limits = httpx.Limits(
+                max_connections=max(self.max_in_flight, 10),
+                max_keepalive_connections=max(self.max_in_flight, 10),
+            )
+            self._http = httpx.AsyncClient(timeout=self.call_timeout_s, limits=limits)
         return self._http
 
     async def aclose(self) -> None:

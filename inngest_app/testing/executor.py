@@ -23,6 +23,7 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -41,7 +42,7 @@ from inngest_app.testing.runs import (
     RunStatus,
     parse_duration,
 )
-from inngest_app.testing.signing import accepted_authorizations
+from inngest_app.testing.signing import accepted_authorizations, sign
 
 __all__ = ["TestExecutor", "parse_duration"]
 
@@ -159,8 +160,12 @@ class TestExecutor(Engine):
     # --- the test API -----------------------------------------------------------------------
 
     async def sync(self, app_url: str) -> httpx.Response:
-        """`PUT` the app's serve URL, so its SDK registers its functions here; its answer."""
-        return await self._client().put(app_url, timeout=30)
+        """`PUT` the app's serve URL, so its SDK registers its functions here; its answer.
+        With a signing key the PUT is signed, as Inngest Cloud signs the syncs it starts."""
+        headers = {}
+        if self.signing_key is not None:
+            headers = {"X-Inngest-Signature": sign(b"", self.signing_key, int(time.time()))}
+        return await self._client().put(app_url, headers=headers, timeout=30)
 
     async def send(
         self, events: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, internal: bool = False
@@ -176,7 +181,8 @@ class TestExecutor(Engine):
 
     def runs(self, function_id: str | None = None, event_name: str | None = None) -> list[Run]:
         """Runs in creation order, filtered by function id (composite, or the bare `<fn>`
-        suffix) and by the name of the triggering event."""
+        suffix) and by the name of the triggering event. Events that flow control skipped
+        (rate limit, idempotency, singleton) are here as runs in status "skipped"."""
         return [
             run
             for run in self._runs.values()

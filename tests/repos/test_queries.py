@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from inngest_app.repos.queries import QueriesRepo
-from inngest_app.store import PostgresTransport
+from inngest_app.store import PostgresTransport, StoreError
 from inngest_app.store.postgres import create_pool
 from inngest_app.store.transport import init_connection
+from tests.queries.support import kill_at_checkpoint
 
 
 @pytest.fixture
@@ -79,6 +81,34 @@ async def test_a_crash_between_fetch_and_commit_loses_and_double_counts_nothing(
     assert await pool.fetchval("select count(*) from query_results") == 3
 
 
+async def test_a_connection_killed_inside_store_page_commits_nothing(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """The real `QueriesRepo.store_page` call dies after inserting its rows, before its
+    checkpoint: neither is kept, and the retry writes the page exactly once."""
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    admin = await asyncpg.connect(database_url)
+    try:
+        killer = await kill_at_checkpoint(admin, page=1)
+        with pytest.raises(StoreError) as caught:
+            await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False)
+        assert caught.value.retriable is True
+        await killer
+        assert await pool.fetchval("select count(*) from query_results") == 0
+        after_crash = await repo.get(query.id)
+        assert after_crash is not None
+        assert (after_crash.pages_completed, after_crash.rows_inserted) == (0, 0)
+        retried = await repo.store_page(
+            query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+        )
+        assert retried.stored and retried.query.rows_inserted == 3
+        assert await pool.fetchval("select count(*) from query_results") == 3
+    finally:
+        await admin.close()
+
+
 async def test_rows_seen_on_an_earlier_page_are_not_counted_again(pool: asyncpg.Pool) -> None:
     repo = QueriesRepo(PostgresTransport(pool))
     query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
@@ -114,3 +144,39 @@ async def test_results_are_paged_by_keyset(pool: asyncpg.Pool) -> None:
     second = await repo.results(query.id, after=first.next, limit=3)
     assert [r.key for r in first.rows + second.rows] == [f"1-{i}" for i in range(5)]
     assert second.next is None
+
+
+async def test_the_running_cap_holds_under_concurrent_starts(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    created = await asyncio.gather(
+        *(
+            repo.create_limited(user_id="u1", config={}, max_pages=5, max_rows=100, max_active=3)
+            for _ in range(8)
+        )
+    )
+    assert sum(q is not None for q in created) == 3
+    other = await repo.create_limited(
+        user_id="u2", config={}, max_pages=5, max_rows=100, max_active=3
+    )
+    assert other is not None  # per user
+
+
+async def test_resume_is_capped_and_ended_queries_free_a_slot(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    first = await repo.create_limited(
+        user_id="u1", config={}, max_pages=5, max_rows=100, max_active=1
+    )
+    assert first is not None
+    await repo.claim(first.id, "run")
+    await repo.fail(first.id, "run", error="down", code="source_unavailable", retriable=True)
+    second = await repo.create_limited(
+        user_id="u1", config={}, max_pages=5, max_rows=100, max_active=1
+    )
+    assert second is not None  # the failed one no longer counts
+    limited = await repo.resume_limited(first.id, max_active=1)
+    assert limited.limited and not limited.resumed and limited.query is None
+    await repo.cancel(second.id)
+    resumed = await repo.resume_limited(first.id, max_active=1)
+    assert resumed.resumed and resumed.query is not None and resumed.query.status == "pending"
+    not_resumable = await repo.resume_limited(second.id, max_active=1)
+    assert not not_resumable.resumed and not not_resumable.limited

@@ -186,6 +186,27 @@ async def test_the_rest_api_shows_an_events_runs() -> None:
     assert missing.status_code == 404
 
 
+async def test_a_sleep_given_as_a_duration_lasts_that_long() -> None:
+    """The JS SDK's `Sleep` opcode names a duration ("1m30s"), the Python SDK's an ISO time."""
+    seen: list[dict[str, Any]] = []
+
+    async def endpoint(request: Request) -> JSONResponse:
+        seen.append(json.loads(await request.body()))
+        if len(seen) == 1:
+            return JSONResponse([{"id": "nap-hash", "op": "Sleep", "name": "1m30s"}], 206)
+        return JSONResponse("woke")
+
+    app = Starlette(routes=[Route("/api/inngest", endpoint, methods=["POST"])])
+    clock = ManualClock()
+    async with TestExecutor(clock=clock) as executor, serve_asgi(app) as origin:
+        executor.registry.register(_config("app-fn", f"{origin}/api/inngest", "t/nap"))
+        await executor.send({"name": "t/nap", "data": {}})
+        [run] = await _settle(executor)
+    assert run.status == "completed" and run.output == "woke"
+    assert run.ended_at == run.started_at + 90
+    assert seen[1]["steps"] == {"nap-hash": None}
+
+
 def _config(fn_id: str, url: str, event: str) -> dict[str, Any]:
     """A registration of one function, as if an app named after the function had synced."""
     return {

@@ -391,3 +391,69 @@ async def test_an_option_whose_expression_does_not_compile_is_refused_at_registr
         response = await mini.executor.sync(mini.app_url)
         assert "mini-bad-key: throttle.key: cannot compile" in response.json()["error"]
         assert mini.executor.functions == {}
+
+
+def _gated(gate: asyncio.Event) -> Build:
+    def build(client: inngest.Inngest, clock: ManualClock) -> Functions:
+        @client.create_function(fn_id="waiter", trigger=inngest.TriggerEvent(event="t/wait"))
+        async def waiter(ctx: inngest.Context) -> str:
+            async def wait() -> str:
+                try:
+                    await asyncio.wait_for(gate.wait(), 10)
+                except TimeoutError:
+                    return "held back"
+                return "opened"
+
+            return await ctx.step.run("wait", wait)
+
+        @client.create_function(fn_id="opener", trigger=inngest.TriggerEvent(event="t/open"))
+        async def opener(ctx: inngest.Context) -> None:
+            await ctx.step.run("open", gate.set)
+
+        return [waiter, opener]
+
+    return build
+
+
+async def test_a_slow_step_of_one_run_does_not_hold_other_runs_back() -> None:
+    gate = asyncio.Event()
+    async with concurrent_app(_gated(gate)) as mini:
+        await mini.executor.send([{"name": "t/wait"}, {"name": "t/open"}])
+        await mini.executor.run_until_idle()
+        [waiter], [opener] = mini.executor.runs("waiter"), mini.executor.runs("opener")
+        assert opener.status == "completed"
+        assert waiter.output == "opened"  # the opener ran while the waiter's step was in flight
+
+
+def _shared_pool(active: list[int], peak: list[int]) -> Build:
+    def build(client: inngest.Inngest, clock: ManualClock) -> Functions:
+        def make(fn_id: str) -> inngest.Function[Any]:
+            @client.create_function(
+                fn_id=fn_id,
+                trigger=inngest.TriggerEvent(event="t/ai"),
+                concurrency=[inngest.Concurrency(limit=1, key='"openai"', scope="account")],
+            )
+            async def call_model(ctx: inngest.Context) -> None:
+                async def call() -> None:
+                    active[0] += 1
+                    peak[0] = max(peak[0], active[0])
+                    await asyncio.sleep(0.05)
+                    active[0] -= 1
+
+                await ctx.step.run("call", call)
+
+            return call_model
+
+        return [make("summarise"), make("translate")]
+
+    return build
+
+
+async def test_an_account_scoped_key_shares_one_limit_between_functions() -> None:
+    active, peak = [0], [0]
+    async with concurrent_app(_shared_pool(active, peak)) as mini:
+        await mini.executor.send([{"name": "t/ai"}, {"name": "t/ai"}])
+        await mini.executor.run_until_idle()
+        runs = mini.executor.runs()
+        assert len(runs) == 4 and all(r.status == "completed" for r in runs)
+    assert peak == [1]
