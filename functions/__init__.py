@@ -7,7 +7,7 @@ from typing import Any
 
 import inngest
 
-from functions import github, monitoring, ping, queries, stripe
+from functions import github, monitoring, ping, queries, stripe, workspaces
 from inngest_app.services import Services
 
 # Each family contributes a `build(services) -> list[Function]`; add new families here.
@@ -17,6 +17,7 @@ FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (
     queries.build,
     stripe.build,
     github.build,
+    workspaces.build,
 )
 
 

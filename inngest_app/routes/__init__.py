@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import dev, github, health, monitoring, pages, queries, stripe
+from inngest_app.routes import dev, github, health, monitoring, pages, queries, stripe, workspaces
 from inngest_app.services import Services
 
 
@@ -16,6 +16,7 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *queries.routes(services),
         *stripe.routes(services),
         *github.routes(services),
+        *workspaces.routes(services),
         *dev.routes(services),
         *pages.routes(services),
     ]
