@@ -14,6 +14,9 @@ BENCHMARKS = (
     "outbound",
     "search_path",
     "executor_e2e",
+    "dashboard",
+    "github_upsert",
+    "workspaces",
     "load",
 )
 

@@ -141,6 +141,16 @@ class Settings(BaseSettings):
     # --- Operations ----------------------------------------------------------------------
     # Apply pending migrations at start-up (under the advisory lock): single-service deploys.
     migrate_on_start: bool = False
+    # --- GitHub capture ------------------------------------------------------------------
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _github_api_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://api.github.com")
+        return value.rstrip("/")
 
     @field_validator("inngest_serve_path")
     @classmethod

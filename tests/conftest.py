@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from playwright.async_api import Browser
 
 from inngest_app.settings import Settings
 from inngest_app.store.postgres import ensure_runtime_dir, stop_embedded
+from tests.browser import chromium
 from tests.harness import LiveFactory, live_factory
 from tests.pg import PgCluster, start_cluster
 
@@ -35,6 +38,7 @@ _PREFIXES = (
     "HTTP_TIMEOUT",
     "MIGRATE_ON_START",
     "OUTBOUND_",
+    "GITHUB_",
 )
 
 
@@ -94,3 +98,11 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
 def start_live(make_settings: Callable[..., Settings], database_url: str) -> LiveFactory:
     """`async with start_live(**overrides) as live:` app + test executor over loopback HTTP."""
     return live_factory(make_settings, database_url)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium per test module (its tests run in the module's event loop:
+    `pytestmark = pytest.mark.asyncio(loop_scope="module")`); skipped without a browser."""
+    async with chromium() as launched:
+        yield launched

@@ -96,7 +96,8 @@ async def run_stats(
     """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota).
 
     `totalSteps` and each `steps` count step.run steps (the seed's meaning); `billedSteps`
-    beside them is what Inngest bills, and the cost is computed from it.
+    beside them is what Inngest bills, and the cost is computed from it. Failed runs per
+    function, and for admins the window's recorded alerts, come with it.
     """
     body = await repo.stats(
         start=query.start,
@@ -112,4 +113,12 @@ async def run_stats(
     )
     if not admin:
         body.pop("byUser", None)
+    extras = await repo.dashboard_extras(
+        start=query.start, end=query.end, user_id=query.user_id, include_alerts=admin
+    )
+    failed = extras["failedByFunction"]
+    for row in body["byFunction"]:
+        row["failed"] = int(failed.get(row["functionId"], 0))
+    if admin:
+        body["alerts"] = extras["alerts"]
     return body

@@ -53,6 +53,26 @@ class ExecutionsRepo:
         )
         return dict(result)
 
+    async def dashboard_extras(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        user_id: str | None,
+        include_alerts: bool,
+    ) -> dict[str, Any]:
+        """Failed runs per function id, and (when asked) the alerts recorded in the window."""
+        result = await self._t.call(
+            "monitoring_dashboard_extras",
+            {
+                "p_start": start,
+                "p_end": end,
+                "p_user_id": user_id,
+                "p_include_alerts": include_alerts,
+            },
+        )
+        return dict(result)
+
     async def check_alerts(
         self,
         *,

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from inngest_app.testing import viewer
 from inngest_app.testing.clock import Backoff, Clock, ManualClock, default_backoff
 from inngest_app.testing.engine import DEFAULT_MAX_IN_FLIGHT, Engine
 from inngest_app.testing.events import check_event, complete_event
@@ -100,6 +101,7 @@ class TestExecutor(Engine):
                 Route("/v1/events/{event_id}/runs", self._event_runs, methods=["GET"]),
                 Route("/v1/runs/{run_id}", self._run, methods=["GET"]),
                 Route("/health", self._health, methods=["GET"]),
+                *viewer.routes(self),  # GET /: the run viewer
             ],
             lifespan=self._lifespan,
         )

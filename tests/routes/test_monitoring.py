@@ -218,7 +218,8 @@ async def test_groupings_and_percentiles_match_values_computed_here(
         {
             "date": day,
             "executions": len(rs),
-            "steps": sum(r["step_count"] + r["other_step_count"] for r in rs),
+            "steps": sum(r["step_count"] for r in rs),  # step.run steps, the seed's meaning
+            "billedSteps": sum(r["step_count"] + r["other_step_count"] for r in rs),
             "avgDurationMs": _round(Decimal(sum(r["duration_ms"] for r in rs)) / len(rs)),
         }
         for day, rs in sorted(days.items())
@@ -379,3 +380,41 @@ async def test_a_bare_function_id_matches_the_app_prefixed_one(
         assert other.json()["totalExecutions"] == len(rows) - len(mine)
         unknown = await client.get(url, params={"functionId": "nope"}, headers=bearer(ADMIN))
         assert unknown.json()["totalExecutions"] == 0
+
+
+async def test_failed_per_function_and_alerts_for_admins(
+    settings: Settings, database_url: str
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = make_rows(now)
+    await seed(database_url, rows)
+    hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=2)
+    conn = await asyncpg.connect(database_url)
+    try:
+        for kind, window in (("steps", hour), ("failures", hour - dt.timedelta(days=40))):
+            await conn.execute(
+                "insert into monitoring_alerts (kind, observed, threshold, window_start,"
+                " window_end) values ($1, 9, 5, $2, $3)",
+                kind,
+                window,
+                window + dt.timedelta(hours=1),
+            )
+    finally:
+        await conn.close()
+
+    def failed(chosen: list[dict[str, Any]]) -> dict[str, int]:
+        counts = {r["function_id"]: 0 for r in chosen}
+        for r in chosen:
+            counts[r["function_id"]] += r["status"] == "failed"
+        return counts
+
+    async with in_process(create_app(settings)) as client:
+        url = "/api/inngest/monitoring"
+        admin = (await client.get(url, headers=bearer(ADMIN))).json()  # past days: rollups
+        alice = (await client.get(url, headers=user("alice"))).json()  # a user: raw rows
+    assert {f["functionId"]: f["failed"] for f in admin["byFunction"]} == failed(rows)
+    mine = [r for r in rows if r["user_id"] == "alice"]
+    assert {f["functionId"]: f["failed"] for f in alice["byFunction"]} == failed(mine)
+    assert [a["kind"] for a in admin["alerts"]] == ["steps"]  # the other is outside the window
+    assert admin["alerts"][0]["observed"] == 9 and admin["alerts"][0]["notified"] is False
+    assert "alerts" not in alice

@@ -1,0 +1,205 @@
+"""Workspaces: daily metrics per workspace, a nightly fan-out, recomputation on membership
+changes (debounced, so a burst costs one run) and retention cleanup.
+
+Every day a function looks at is derived from its triggering event's timestamp, never from the
+clock at replay time, so a run that crosses midnight still computes the day it was asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import inngest
+
+from inngest_app.events import parse_event
+from inngest_app.github.events import DISCOVER
+from inngest_app.repos.workspaces import RepositoryState, WorkspacesRepo
+from inngest_app.services import Services
+from inngest_app.workspaces.events import (
+    AGGREGATE,
+    CLEANUP,
+    RECOMPUTE,
+    REPOSITORY_CHANGE,
+    AggregateRequested,
+    CleanupRequested,
+    RecomputeRequested,
+    RepositoryChanged,
+)
+
+RETRIES = 3
+FAN_OUT_BATCH = 500  # events per send step: Inngest accepts at most 5,000 per send (docs)
+MAX_FAN_OUT_PAGES = 1_000  # 500,000 workspaces: a bound on the loop, far above any real count
+CLEANUP_BATCH = 5_000
+MAX_CLEANUP_BATCHES = 200
+RECOMPUTE_DEBOUNCE = dt.timedelta(seconds=30)
+RECOMPUTE_DEBOUNCE_TIMEOUT = dt.timedelta(minutes=5)  # constant churn still recomputes
+
+
+def event_day(ctx: inngest.Context) -> dt.date:
+    """The UTC day of the triggering event (its `ts`, in ms), else today."""
+    ts = ctx.event.ts
+    when = dt.datetime.fromtimestamp(ts / 1000, dt.UTC) if ts else dt.datetime.now(dt.UTC)
+    return when.date()
+
+
+def build(services: Services) -> list[inngest.Function[Any]]:
+    """The workspace functions, bound to `services`."""
+
+    def repo() -> WorkspacesRepo:
+        return WorkspacesRepo(services.transport)
+
+    @services.inngest.create_function(
+        fn_id="aggregate-workspace-metrics",
+        name="Aggregate workspace metrics",
+        trigger=inngest.TriggerEvent(event=AGGREGATE),
+        retries=RETRIES,
+        concurrency=[inngest.Concurrency(limit=1, key="event.data.workspaceId")],
+    )
+    async def aggregate(ctx: inngest.Context) -> dict[str, Any]:
+        data = parse_event(AggregateRequested, ctx.event.data, event=AGGREGATE)
+        day = data.date or event_day(ctx) - dt.timedelta(days=1)
+
+        async def compute() -> dict[str, Any] | None:
+            metrics = await repo().compute_day(data.workspace_id, day)
+            return None if metrics is None else metrics.model_dump(mode="json")
+
+        metrics = await ctx.step.run(f"compute-{day.isoformat()}", compute)
+        if metrics is None:
+            return {"workspaceId": str(data.workspace_id), "skipped": "no such workspace"}
+        return {"workspaceId": str(data.workspace_id), "date": day.isoformat(), **metrics}
+
+    @services.inngest.create_function(
+        fn_id="scheduled-workspace-aggregation",
+        name="Scheduled workspace aggregation",
+        trigger=inngest.TriggerCron(cron="0 0 * * *"),
+        retries=RETRIES,
+    )
+    async def fan_out(ctx: inngest.Context) -> dict[str, Any]:
+        day = (event_day(ctx) - dt.timedelta(days=1)).isoformat()
+        after: str | None = None
+        sent = 0
+        for page in range(MAX_FAN_OUT_PAGES):
+
+            async def list_page(after: str | None = after) -> list[str]:
+                ids = await repo().ids_page(
+                    after=uuid.UUID(after) if after else None, limit=FAN_OUT_BATCH
+                )
+                return [str(value) for value in ids]
+
+            ids = await ctx.step.run(f"list-workspaces-{page}", list_page)
+            if not ids:
+                break
+            await ctx.step.send_event(
+                f"fan-out-{page}",
+                [
+                    # the id makes a retried or doubled cron run send each day's event once
+                    inngest.Event(
+                        name=AGGREGATE,
+                        data={"workspaceId": ws, "date": day},
+                        id=f"aggregate-{ws}-{day}",
+                    )
+                    for ws in ids
+                ],
+            )
+            sent += len(ids)
+            if len(ids) < FAN_OUT_BATCH:
+                break
+            after = ids[-1]
+        return {"date": day, "workspaces": sent}
+
+    @services.inngest.create_function(
+        fn_id="handle-workspace-repository-change",
+        name="Handle workspace repository change",
+        trigger=inngest.TriggerEvent(event=REPOSITORY_CHANGE),
+        retries=RETRIES,
+    )
+    async def repository_change(ctx: inngest.Context) -> dict[str, Any]:
+        data = parse_event(RepositoryChanged, ctx.event.data, event=REPOSITORY_CHANGE)
+        if data.repository is None and data.repository_id is None:
+            raise inngest.NonRetriableError(
+                f"invalid {REPOSITORY_CHANGE} payload: repositoryId or repository is required"
+            )
+        discovered = False
+        if data.action == "added":
+            ref = data.repository
+
+            async def look_up() -> dict[str, Any]:
+                state = await repo().repository_state(
+                    repository_id=None if ref else data.repository_id,
+                    owner=ref.owner if ref else None,
+                    name=ref.name if ref else None,
+                )
+                return state.model_dump(mode="json")
+
+            state = RepositoryState.model_validate(await ctx.step.run("repository-state", look_up))
+            if not state.captured:
+                if state.owner is None or state.name is None:
+                    raise inngest.NonRetriableError(
+                        f"repository {data.repository_id} is unknown and the event names no "
+                        "repository to discover"
+                    )
+                await ctx.step.send_event(
+                    "discover-repository",
+                    inngest.Event(
+                        name=DISCOVER,
+                        data={"repository": {"owner": state.owner, "name": state.name}},
+                    ),
+                )
+                discovered = True
+        await ctx.step.send_event(
+            "request-recompute",
+            inngest.Event(name=RECOMPUTE, data={"workspaceId": str(data.workspace_id)}),
+        )
+        return {"workspaceId": str(data.workspace_id), "discovered": discovered}
+
+    @services.inngest.create_function(
+        fn_id="recompute-workspace-metrics",
+        name="Recompute workspace metrics",
+        trigger=inngest.TriggerEvent(event=RECOMPUTE),
+        retries=RETRIES,
+        # a burst of membership changes costs one recomputation, run with the last event;
+        # it reads the membership as it is then, so no change is lost
+        debounce=inngest.Debounce(
+            period=RECOMPUTE_DEBOUNCE,
+            key="event.data.workspaceId",
+            timeout=RECOMPUTE_DEBOUNCE_TIMEOUT,
+        ),
+    )
+    async def recompute(ctx: inngest.Context) -> dict[str, Any]:
+        data = parse_event(RecomputeRequested, ctx.event.data, event=RECOMPUTE)
+        until = event_day(ctx) - dt.timedelta(days=1)
+
+        async def compute() -> int:
+            return await repo().compute_range(data.workspace_id, until=until, days=data.days)
+
+        days = await ctx.step.run(f"recompute-{data.days}-days", compute)
+        return {"workspaceId": str(data.workspace_id), "until": until.isoformat(), "days": days}
+
+    @services.inngest.create_function(
+        fn_id="cleanup-workspace-metrics-data",
+        name="Clean up workspace metrics data",
+        trigger=[
+            inngest.TriggerEvent(event=CLEANUP),
+            inngest.TriggerCron(cron="0 3 * * 0"),
+        ],
+        retries=RETRIES,
+    )
+    async def cleanup(ctx: inngest.Context) -> dict[str, Any]:
+        if ctx.event.name == CLEANUP:
+            parse_event(CleanupRequested, ctx.event.data, event=CLEANUP)
+        today = event_day(ctx)
+        deleted = batches = 0
+        for batch in range(MAX_CLEANUP_BATCHES):
+
+            async def delete() -> int:
+                return await repo().cleanup_batch(today=today, limit=CLEANUP_BATCH)
+
+            count = await ctx.step.run(f"delete-batch-{batch}", delete)
+            deleted, batches = deleted + count, batch + 1
+            if count < CLEANUP_BATCH:
+                break
+        return {"deleted": deleted, "batches": batches, "today": today.isoformat()}
+
+    return [aggregate, fan_out, repository_change, recompute, cleanup]

@@ -1,0 +1,1 @@
+"""GitHub capture: the API client, the GraphQL documents, parsing and planning (no I/O)."""

@@ -1,0 +1,88 @@
+"""The GitHub capture events: names and payloads, exactly as the seed's senders use them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from inngest_app.events import EventPayload
+from inngest_app.github.plan import SyncReason, valid_name, valid_owner
+
+PR_DETAILS = "capture/pr.details"
+REPOSITORY_SYNC = "capture/repository.sync"
+REPOSITORY_SYNC_ENHANCED = "capture/repository.sync-enhanced"
+CLASSIFY_ALL = "classify/repository.size"
+CLASSIFY_ONE = "classify/single-repository"
+DISCOVER = "discover/new-repository"
+WORKSPACE_PRIORITIES = "sync/workspace-priorities"
+CANCEL = "cancel/function"
+
+MAX_ENHANCED_PAGES = 50
+
+
+class RepositoryRef(BaseModel):
+    """`{owner, name, github_id?}`: owner and name checked against GitHub's rules (they go
+    into URL paths)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    owner: str
+    name: str
+    github_id: int | None = None
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if not valid_owner(value):
+            raise ValueError("not a GitHub owner (letters, digits, inner hyphens; 1-39)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not valid_name(value):
+            raise ValueError("not a GitHub repository name (letters, digits, . - _; 1-100)")
+        return value
+
+    @property
+    def full_name(self) -> str:
+        """`owner/name`."""
+        return f"{self.owner}/{self.name}"
+
+
+class PrDetailsRequested(EventPayload):
+    """Data of `capture/pr.details`."""
+
+    repository: RepositoryRef
+    pr_number: int = Field(..., ge=1)
+
+
+class RepositorySyncRequested(EventPayload):
+    """Data of `capture/repository.sync`. `reason` sets how recent a sync may be skipped."""
+
+    repository: RepositoryRef
+    reason: SyncReason = "manual"
+
+
+class EnhancedSyncRequested(EventPayload):
+    """Data of `capture/repository.sync-enhanced`: `pages` of pull requests, nested activity."""
+
+    repository: RepositoryRef
+    pages: int = Field(1, ge=1, le=MAX_ENHANCED_PAGES)
+    reason: SyncReason = "manual"
+
+
+class RepositoryRequested(EventPayload):
+    """Data of `classify/single-repository` and `discover/new-repository`."""
+
+    repository: RepositoryRef
+
+
+# The seed's cancelOn: a user's cancel of the same repository's run.
+CANCEL_IF = (
+    "async.data.reason == 'user_requested'"
+    " && async.data.repository.owner == event.data.repository.owner"
+    " && async.data.repository.name == event.data.repository.name"
+)
+# The concurrency key of every per-repository function, shared across them (`env` scope): no
+# two GitHub calls for one repository at once, whichever functions make them.
+REPOSITORY_KEY = "'repository:' + event.data.repository.owner + '/' + event.data.repository.name"

@@ -1,0 +1,151 @@
+"""The repositories API: track a repository, read its capture status, ask for a sync.
+
+Callers authenticate as in the monitoring API (Supabase JWT or the admin key); tracked
+repositories are shared, so any authenticated caller may track and read them. Owner and name are
+checked against GitHub's rules before anything else (they end up in GitHub URLs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import inngest
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inngest_app.auth import AuthError, authenticate
+from inngest_app.events import describe_validation_error
+from inngest_app.github.events import DISCOVER, REPOSITORY_SYNC, RepositoryRef
+from inngest_app.github.plan import valid_name, valid_owner
+from inngest_app.repos.github import GithubRepo, Repository
+from inngest_app.serve import error_response
+from inngest_app.services import Services
+from inngest_app.store import StoreError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request, GithubRepo], Awaitable[Response]]
+
+
+def present(repository: Repository) -> dict[str, Any]:
+    """The public view of a repository row (counts added when the row has them)."""
+    view = repository.model_dump(mode="json")
+    view["full_name"] = repository.full_name
+    return view
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The repositories API routes."""
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                await authenticate(request, services.settings)
+                return await handler(request, GithubRepo(services.transport))
+            except AuthError as exc:
+                return error_response(
+                    exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
+                )
+            except StoreError as exc:
+                logger.warning("repositories API store error: %s", exc)
+                return error_response(503, "store_unavailable", "storage is unavailable")
+
+        return endpoint
+
+    def path_ref(request: Request) -> RepositoryRef | Response:
+        owner, name = request.path_params["owner"], request.path_params["name"]
+        if not valid_owner(owner) or not valid_name(name):
+            return error_response(400, "invalid_repository", "not a GitHub owner/name")
+        return RepositoryRef(owner=owner, name=name)
+
+    async def send(name: str, data: dict[str, Any]) -> str | None:
+        try:
+            [event_id] = await services.inngest.send(inngest.Event(name=name, data=data))
+        except Exception as exc:  # the event API is down: nothing was written
+            logger.error("could not send %s: %s", name, exc)
+            return None
+        return event_id
+
+    async def track(request: Request, repo: GithubRepo) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error_response(400, "invalid_json", "request body is not valid JSON")
+        if not isinstance(body, dict):
+            return error_response(400, "invalid_body", "request body must be a JSON object")
+        try:
+            ref = RepositoryRef.model_validate(
+                {"owner": body.get("owner"), "name": body.get("name")}
+            )
+        except ValidationError as exc:
+            return error_response(400, "invalid_repository", describe_validation_error(exc))
+        known = await repo.find(owner=ref.owner, name=ref.name)
+        event_id = await send(DISCOVER, {"repository": {"owner": ref.owner, "name": ref.name}})
+        if event_id is None:
+            return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
+        return JSONResponse(
+            {
+                "repository": present(known) if known else None,
+                "owner": ref.owner,
+                "name": ref.name,
+                "status": "known" if known else "discovering",
+                "eventId": event_id,
+            },
+            status_code=202,
+        )
+
+    async def status(request: Request, repo: GithubRepo) -> Response:
+        ref = path_ref(request)
+        if isinstance(ref, Response):
+            return ref
+        found = await repo.status(owner=ref.owner, name=ref.name)
+        if found is None:
+            return error_response(404, "not_found", f"{ref.full_name} is not tracked")
+        view = present(found)
+        view["sync"] = {
+            "status": found.status,
+            "last_synced_at": view["last_synced_at"],
+            "watermark": view["sync_watermark"],
+            "last_reason": found.last_sync_reason,
+        }
+        return JSONResponse(view)
+
+    async def sync(request: Request, repo: GithubRepo) -> Response:
+        ref = path_ref(request)
+        if isinstance(ref, Response):
+            return ref
+        found = await repo.find(owner=ref.owner, name=ref.name)
+        if found is None:
+            return error_response(404, "not_found", f"{ref.full_name} is not tracked")
+        if found.status == "missing":
+            return error_response(
+                409, "repository_missing", f"{ref.full_name} is missing on GitHub"
+            )
+        data = {
+            "repository": {
+                "owner": found.owner,
+                "name": found.name,
+                "github_id": str(found.github_id),
+            },
+            "reason": "manual",
+        }
+        event_id = await send(REPOSITORY_SYNC, data)
+        if event_id is None:
+            return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
+        return JSONResponse(
+            {"repository": present(found), "eventId": event_id, "requestedAt": time.time()},
+            status_code=202,
+        )
+
+    prefix = "/api/repositories"
+    return [
+        Route(prefix, guarded(track), methods=["POST"]),
+        Route(f"{prefix}/{{owner}}/{{name}}", guarded(status), methods=["GET"]),
+        Route(f"{prefix}/{{owner}}/{{name}}/sync", guarded(sync), methods=["POST"]),
+    ]

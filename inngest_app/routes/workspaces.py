@@ -1,0 +1,250 @@
+"""The workspace API: create and read workspaces, add and remove repositories, read metrics.
+
+Owners only: a workspace of anyone else is a 404 (ids leak nothing); admins see every one. A
+membership change is written first and then announced with `workspace/repository-change`; if
+the event cannot be sent the change is undone and the answer is 503, so a retry repeats both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from typing import Any
+
+import inngest
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inngest_app.auth import Caller
+from inngest_app.events import describe_validation_error
+from inngest_app.github.plan import valid_name, valid_owner
+from inngest_app.repos.workspaces import MembershipChange, Workspace, WorkspacesRepo
+from inngest_app.routes.api import json_object, with_caller
+from inngest_app.serve import error_response
+from inngest_app.services import Services
+from inngest_app.workspaces.events import REPOSITORY_CHANGE
+from inngest_app.workspaces.metrics import summarize
+
+logger = logging.getLogger(__name__)
+MAX_METRICS_DAYS = 366
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class NewWorkspace(BaseModel):
+    """Body of `POST /api/workspaces`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(..., min_length=1, max_length=200)
+    slug: str | None = Field(None, pattern=r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
+    owner_id: str | None = Field(None, alias="ownerId", min_length=1, max_length=200)
+    data_retention_days: int | None = Field(None, alias="dataRetentionDays", ge=1, le=3650)
+
+
+class MemberOptions(BaseModel):
+    """Body of `POST /api/workspaces/{id}/repositories/{owner}/{name}` (optional)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    is_priority: StrictBool = Field(False, alias="isPriority")
+
+
+def slugify(name: str) -> str:
+    """A slug from a name: lower-case letters and digits joined by single hyphens."""
+    slug = _NOT_SLUG.sub("-", name.lower()).strip("-")[:64].strip("-")
+    return slug or "workspace"
+
+
+def present(workspace: Workspace) -> dict[str, Any]:
+    """The public view of a workspace."""
+    return {
+        "id": str(workspace.id),
+        "name": workspace.name,
+        "slug": workspace.slug,
+        "ownerId": workspace.owner_id,
+        "dataRetentionDays": workspace.data_retention_days,
+        "createdAt": workspace.created_at.isoformat(),
+        "repositories": [
+            {
+                "owner": m.owner,
+                "name": m.name,
+                "isPriority": m.is_priority,
+                "addedAt": m.added_at.isoformat(),
+                "repositoryId": m.repository_id,
+                "captured": m.captured,
+                "status": m.status,
+                "lastSyncedAt": m.last_synced_at.isoformat() if m.last_synced_at else None,
+            }
+            for m in workspace.repositories
+        ],
+    }
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The workspace API routes."""
+
+    def repo() -> WorkspacesRepo:
+        return WorkspacesRepo(services.transport)
+
+    async def own(request: Request, caller: Caller) -> Workspace | Response:
+        try:
+            workspace_id = uuid.UUID(request.path_params["workspace_id"])
+        except ValueError:
+            return error_response(404, "not_found", "no such workspace")
+        workspace = await repo().get(workspace_id)
+        if workspace is None or not (caller.is_admin or caller.user_id == workspace.owner_id):
+            return error_response(404, "not_found", "no such workspace")
+        return workspace
+
+    def member_name(request: Request) -> tuple[str, str] | Response:
+        owner, name = request.path_params["owner"], request.path_params["name"]
+        if not valid_owner(owner) or not valid_name(name):
+            return error_response(400, "invalid_repository", "not a GitHub owner/name")
+        return owner, name
+
+    async def create(request: Request, caller: Caller) -> Response:
+        body = await json_object(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            new = NewWorkspace.model_validate(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid_body", describe_validation_error(exc))
+        if caller.is_admin and new.owner_id is None:
+            return error_response(400, "invalid_body", "ownerId: required for admin callers")
+        if not caller.is_admin and new.owner_id not in (None, caller.user_id):
+            return error_response(403, "forbidden", "you may only create your own workspaces")
+        owner_id = new.owner_id or caller.user_id
+        assert owner_id is not None  # noqa: S101 (a user caller always has an id)
+        workspace = await repo().create(
+            owner_id=owner_id,
+            name=new.name,
+            slug=new.slug or slugify(new.name),
+            retention_days=new.data_retention_days,
+        )
+        if workspace is None:
+            return error_response(409, "slug_taken", "you already have a workspace with this slug")
+        return JSONResponse(present(workspace), status_code=201)
+
+    async def show(request: Request, caller: Caller) -> Response:
+        workspace = await own(request, caller)
+        return workspace if isinstance(workspace, Response) else JSONResponse(present(workspace))
+
+    async def announce(workspace: Workspace, change: MembershipChange, action: str) -> None:
+        data = {
+            "workspaceId": str(workspace.id),
+            "repositoryId": change.repository_id,
+            "action": action,
+            "repository": {"owner": change.owner, "name": change.name},
+        }
+        await services.inngest.send(inngest.Event(name=REPOSITORY_CHANGE, data=data))
+
+    async def add(request: Request, caller: Caller) -> Response:
+        workspace = await own(request, caller)
+        if isinstance(workspace, Response):
+            return workspace
+        named = member_name(request)
+        if isinstance(named, Response):
+            return named
+        body = await json_object(request, optional=True)
+        if isinstance(body, Response):
+            return body
+        try:
+            options = MemberOptions.model_validate(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid_body", describe_validation_error(exc))
+        owner, name = named
+        before = workspace.member(owner, name)
+        change = await repo().add_repository(
+            workspace.id, owner=owner, name=name, is_priority=options.is_priority
+        )
+        try:
+            await announce(workspace, change, "added")
+        except Exception as exc:  # undo, so the caller's retry repeats write and event
+            logger.error("could not send %s: %s", REPOSITORY_CHANGE, exc)
+            if before is None:
+                await repo().remove_repository(workspace.id, owner=owner, name=name)
+            else:
+                await repo().add_repository(
+                    workspace.id, owner=owner, name=name, is_priority=before.is_priority
+                )
+            return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
+        status = 201 if change.added else 200
+        return JSONResponse(
+            {
+                "workspaceId": str(workspace.id),
+                "owner": change.owner,
+                "name": change.name,
+                "isPriority": change.is_priority,
+                "added": change.added,
+                "captured": change.captured,
+            },
+            status_code=status,
+        )
+
+    async def remove(request: Request, caller: Caller) -> Response:
+        workspace = await own(request, caller)
+        if isinstance(workspace, Response):
+            return workspace
+        named = member_name(request)
+        if isinstance(named, Response):
+            return named
+        owner, name = named
+        before = workspace.member(owner, name)
+        if before is None:
+            return error_response(404, "not_found", "that repository is not in the workspace")
+        change = await repo().remove_repository(workspace.id, owner=owner, name=name)
+        try:
+            await announce(workspace, change, "removed")
+        except Exception as exc:
+            logger.error("could not send %s: %s", REPOSITORY_CHANGE, exc)
+            await repo().add_repository(
+                workspace.id, owner=before.owner, name=before.name, is_priority=before.is_priority
+            )
+            return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
+        return JSONResponse({"workspaceId": str(workspace.id), "removed": True})
+
+    async def metrics(request: Request, caller: Caller) -> Response:
+        workspace = await own(request, caller)
+        if isinstance(workspace, Response):
+            return workspace
+        params = request.query_params
+        unknown = set(params) - {"days"}
+        if unknown:
+            return error_response(400, "invalid_parameter", f"{sorted(unknown)[0]}: unknown")
+        raw = params.get("days", "30")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_METRICS_DAYS:
+            return error_response(
+                400, "invalid_parameter", f"days: a whole number from 1 to {MAX_METRICS_DAYS}"
+            )
+        days = int(raw)
+        today = dt.datetime.now(dt.UTC).date()
+        rows = await repo().series(workspace.id, until=today, days=2 * days)
+        cutoff = today - dt.timedelta(days=days)
+        current = [row for row in rows if row.date > cutoff]
+        previous = [row for row in rows if row.date <= cutoff]
+        return JSONResponse(
+            {
+                "workspaceId": str(workspace.id),
+                "from": (cutoff + dt.timedelta(days=1)).isoformat(),
+                "until": today.isoformat(),
+                "summary": summarize(current, previous, days=days),
+                "series": [row.model_dump(mode="json") for row in current],
+            }
+        )
+
+    prefix = "/api/workspaces"
+    member = f"{prefix}/{{workspace_id}}/repositories/{{owner}}/{{name}}"
+    return [
+        Route(prefix, with_caller(services, create), methods=["POST"]),
+        Route(f"{prefix}/{{workspace_id}}", with_caller(services, show), methods=["GET"]),
+        Route(member, with_caller(services, add), methods=["POST"]),
+        Route(member, with_caller(services, remove), methods=["DELETE"]),
+        Route(
+            f"{prefix}/{{workspace_id}}/metrics", with_caller(services, metrics), methods=["GET"]
+        ),
+    ]

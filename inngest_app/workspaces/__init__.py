@@ -1,0 +1,1 @@
+"""Workspaces: a user's group of repositories and their daily contribution metrics."""
