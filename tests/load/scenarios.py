@@ -218,13 +218,16 @@ async def stripe_storm(stack: Stack, sizes: Sizes) -> Outcome:
 
 
 async def rate_limited(stack: Stack, sizes: Sizes) -> Outcome:
-    """The query source answers 429 (Retry-After 1 s) to 40% of requests for the first part of
-    the run: queries wait or pause and resume, none fails."""
+    """The query source answers 429 (Retry-After 1 s) and GitHub its secondary-limit 403
+    (Retry-After 3 s) to 40% of requests for the first part of the run: queries wait or pause
+    and resume, PR captures wait, none fails."""
     w = Workload(stack, f"rl{int(time.time() * 1000) % 10**8}")
     started = time.monotonic()
     stack.sources.limit(0.4, retry_after_s=1)
     limited_before = stack.sources.seen["source:429"]
     try:
+        if w.has("capture-pr-details"):
+            await w.send_events(w.pull_request_events(sizes.limited_queries))
         await w.start_queries(sizes.limited_queries, pages=4)
         await asyncio.sleep(3)
     finally:
@@ -232,6 +235,7 @@ async def rate_limited(stack: Stack, sizes: Sizes) -> Outcome:
     outcome = await _finish(w, "rate_limited", started, sizes)
     refused = stack.sources.seen["source:429"] - limited_before
     outcome.notes["answered_429"] = refused
+    outcome.notes["github_refused"] = stack.sources.seen["github:429"]
     if refused == 0:
         outcome.problems.append("the source never answered 429: the scenario tested nothing")
     return outcome

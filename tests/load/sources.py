@@ -60,6 +60,7 @@ class StandIns:
         self.in_flight: Counter[int] = Counter()  # client port -> source requests being served
         self._limit_fraction = 0.0
         self._retry_after_s = 1
+        self._github_retry_after_s = 3
         self._random = random.Random(seed)  # noqa: S311 (test traffic, not crypto)
         self.asgi = Starlette(
             routes=[
@@ -87,9 +88,11 @@ class StandIns:
             "TELEGRAM_BOT_TOKEN": "123456:load-standin-token",
         }
 
-    def limit(self, fraction: float, retry_after_s: int = 1) -> None:
-        """From now on, answer `fraction` of source requests with 429 + Retry-After."""
+    def limit(self, fraction: float, retry_after_s: int = 1, github_retry_after_s: int = 3) -> None:
+        """From now on, answer `fraction` of source, model and GitHub requests with 429 (GitHub:
+        its secondary-limit 403) and a Retry-After."""
         self._limit_fraction, self._retry_after_s = fraction, retry_after_s
+        self._github_retry_after_s = github_retry_after_s
 
     def unlimit(self) -> None:
         """Stop refusing."""
@@ -103,7 +106,7 @@ class StandIns:
                 return JSONResponse(
                     limit["body"],
                     status_code=403,
-                    headers={"Retry-After": str(self._retry_after_s)},
+                    headers={"Retry-After": str(self._github_retry_after_s)},
                 )
             return JSONResponse(
                 {"error": "rate limited"},

@@ -324,7 +324,7 @@ class Workload:
             " from pull_requests p where p.github_id = any($1::bigint[])",
             list(ids),
         )
-        problems = _diff("pull requests", Counter(ids), Counter(r["github_id"] for r in rows))
+        problems = _diff("pull requests", Counter(list(ids)), Counter(r["github_id"] for r in rows))
         wrong = [r["github_id"] for r in rows if (r["reviews"], r["comments"]) != (5, 5)]
         if wrong:
             problems.append(f"{len(wrong)} pull requests with missing or extra reviews/comments")
