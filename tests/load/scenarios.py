@@ -93,11 +93,16 @@ async def _mixed_traffic(w: Workload, events: int, *, query_delay_ms: int = 0) -
     """`events` events across every family, sent at once from several producers."""
     shares = {"pings": 0.4, "payments": 0.25, "subs": 0.2, "queries": 0.15}
     if w.has("capture-pr-details"):  # the github family: throttled to 60 starts a minute
-        shares.update(pings=0.37, pulls=0.03)
+        shares.update(pings=shares["pings"] - 0.03, pulls=0.03)
+    if w.has("aggregate-workspace-metrics"):
+        shares.update(pings=shares["pings"] - 0.03, workspaces=0.03)
     n = _split(events, shares)
     subs = max(1, n["subs"] // 4)
+    workspaces = await w.workspace_events(n.get("workspaces", 0))
     await asyncio.gather(
-        w.send_events(w.ping_events(n["pings"]) + w.pull_request_events(n.get("pulls", 0))),
+        w.send_events(
+            w.ping_events(n["pings"]) + w.pull_request_events(n.get("pulls", 0)) + workspaces
+        ),
         w.deliver(w.payment_bodies(n["payments"]) + w.subscription_bodies(subs, 4)),
         w.start_queries(n["queries"], pages=3, delay_ms=query_delay_ms),
     )

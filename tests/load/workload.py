@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import json
 import random
 import time
@@ -57,6 +58,7 @@ class Sent:
     sub_events: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # id->(sub,t,st)
     queries: dict[str, int] = field(default_factory=dict)  # query id -> expected rows
     pulls: list[tuple[str, str, int]] = field(default_factory=list)  # (owner, name, number)
+    workspace_days: list[tuple[str, str]] = field(default_factory=list)  # (workspace id, date)
     deliveries: Counter[str] = field(default_factory=Counter)  # webhook answers by status
     events: int = 0  # events and requests that start work
 
@@ -107,6 +109,29 @@ class Workload:
                 {
                     "name": "capture/pr.details",
                     "data": {"repository": {"owner": owner, "name": name}, "pr_number": number},
+                }
+            )
+        return events
+
+    async def workspace_events(self, count: int) -> list[dict[str, Any]]:
+        """`aggregate/workspace-metrics` events for workspaces made through the API, one day
+        each (the day before yesterday: a closed day)."""
+        events = []
+        day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+        for i in self._indices("workspace", count):
+            answer = await self.stack.http.post(
+                f"{self.stack.app_url}/api/workspaces",
+                json={"name": f"{self.ns} workspace {i}"},
+                headers=user_token(f"{self.ns}-user-{i % 5}"),
+            )
+            if answer.status_code != 201:
+                raise AssertionError(f"workspace refused: {answer.status_code} {answer.text}")
+            workspace_id = answer.json()["id"]
+            self.sent.workspace_days.append((workspace_id, day))
+            events.append(
+                {
+                    "name": "aggregate/workspace-metrics",
+                    "data": {"workspaceId": workspace_id, "date": day},
                 }
             )
         return events
@@ -309,7 +334,20 @@ class Workload:
         problems += await self._check_stripe()
         problems += await self._check_queries()
         problems += await self._check_pulls()
+        problems += await self._check_workspaces()
         return problems
+
+    async def _check_workspaces(self) -> list[str]:
+        """One daily metrics row per workspace and day aggregated."""
+        if not self.sent.workspace_days:
+            return []
+        rows = await self.stack.db.fetch(
+            "select workspace_id::text as w, date::text as d from workspace_metrics_daily"
+            " where workspace_id = any($1::uuid[])",
+            [uuid.UUID(w) for w, _ in self.sent.workspace_days],
+        )
+        found = Counter((r["w"], r["d"]) for r in rows)
+        return _diff("workspace daily metrics", Counter(self.sent.workspace_days), found)
 
     async def _check_pulls(self) -> list[str]:
         """One pull request row per PR sent, with the recorded fixtures' 5 reviews and
