@@ -85,7 +85,8 @@ class StandIns:
             "OPENAI_BASE_URL": f"{self.base_url}/openai/v1",
             "SKILL_PROVIDER": "openai",
             "SKILL_MODEL": "stand-in",
-            "TELEGRAM_BOT_TOKEN": "123456:load-standin-token",
+            # no TELEGRAM_BOT_TOKEN: the skills family's Telegram URL is fixed (api.telegram.org),
+            # so the stand-in below cannot be reached until it has a base-URL setting
         }
 
     def limit(self, fraction: float, retry_after_s: int = 1, github_retry_after_s: int = 3) -> None:
