@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 
 from inngest_app.stripe.signature import sign
@@ -119,10 +120,10 @@ class Workload:
         events = []
         day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
         for i in self._indices("workspace", count):
-            answer = await self.stack.http.post(
-                f"{self.stack.app_url}/api/workspaces",
-                json={"name": f"{self.ns} workspace {i}"},
-                headers=user_token(f"{self.ns}-user-{i % 5}"),
+            answer = await self._post(
+                "/api/workspaces",
+                {"name": f"{self.ns} workspace {i}"},
+                user_token(f"{self.ns}-user-{i % 5}"),
             )
             if answer.status_code != 201:
                 raise AssertionError(f"workspace refused: {answer.status_code} {answer.text}")
@@ -186,6 +187,24 @@ class Workload:
 
     # --- sending -----------------------------------------------------------------------------
 
+    async def _post(self, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:
+        """POST to the app; a 5xx or a cut connection (an outage, a killed worker) is asked
+        again, a bounded number of times. The last answer."""
+        answer: httpx.Response | None = None
+        for attempt in range(DELIVERY_ATTEMPTS):
+            try:
+                answer = await self.stack.http.post(
+                    f"{self.stack.app_url}{path}", json=body, headers=headers
+                )
+            except httpx.TransportError:
+                answer = None
+            if answer is not None and answer.status_code < 500:
+                return answer
+            await asyncio.sleep(min(2.0, 0.25 * (attempt + 1)))
+        if answer is None:
+            raise AssertionError(f"POST {path}: no answer after {DELIVERY_ATTEMPTS} attempts")
+        return answer
+
     async def send_events(self, events: list[dict[str, Any]], *, chunk: int = 50) -> None:
         """Through the executor's event API, in chunks."""
         for start in range(0, len(events), chunk):
@@ -228,20 +247,10 @@ class Workload:
         for i in self._indices("query", count):
             body = self.query_body(i, pages=pages, delay_ms=delay_ms)
             headers = user_token(f"{self.ns}-user-{i % users}")
-            for attempt in range(DELIVERY_ATTEMPTS):
-                try:
-                    answer = await self.stack.http.post(
-                        f"{self.stack.app_url}/api/queries/run", json=body, headers=headers
-                    )
-                except Exception:  # a killed worker: ask again
-                    await asyncio.sleep(0.25 * (attempt + 1))
-                    continue
-                if answer.status_code == 202:
-                    self.sent.queries[answer.json()["id"]] = pages * PAGE_SIZE
-                    break
-                if answer.status_code < 500:
-                    raise AssertionError(f"query refused: {answer.status_code} {answer.text}")
-                await asyncio.sleep(min(2.0, 0.25 * (attempt + 1)))
+            answer = await self._post("/api/queries/run", body, headers)
+            if answer.status_code != 202:
+                raise AssertionError(f"query refused: {answer.status_code} {answer.text}")
+            self.sent.queries[answer.json()["id"]] = pages * PAGE_SIZE
         self.sent.events += count
 
     # --- waiting and checking ------------------------------------------------------------------
