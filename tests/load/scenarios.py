@@ -230,13 +230,18 @@ async def rate_limited(stack: Stack, sizes: Sizes) -> Outcome:
     started = time.monotonic()
     stack.sources.limit(0.4, retry_after_s=1)
     limited_before = stack.sources.seen["source:429"]
+    # the limits last 4 s whatever the size: a PR capture's retries (3, at Retry-After 3 s)
+    # outlast them; a longer secondary limit fails captures for good (they do not pause)
+    sending: list[asyncio.Task[None]] = []
     try:
         if w.has("capture-pr-details"):
-            await w.send_events(w.pull_request_events(sizes.limited_queries))
-        await w.start_queries(sizes.limited_queries, pages=4)
-        await asyncio.sleep(3)
+            pulls = w.pull_request_events(sizes.limited_queries)
+            sending.append(asyncio.create_task(w.send_events(pulls)))
+        sending.append(asyncio.create_task(w.start_queries(sizes.limited_queries, pages=4)))
+        await asyncio.sleep(4)
     finally:
         stack.sources.unlimit()
+    await asyncio.gather(*sending)
     outcome = await _finish(w, "rate_limited", started, sizes)
     refused = stack.sources.seen["source:429"] - limited_before
     outcome.notes["answered_429"] = refused
