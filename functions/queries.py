@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 
 from inngest_app.events import (
     EventPayload,
@@ -38,14 +38,16 @@ from inngest_app.services import Services
 
 QUERY_REQUESTED = "query/execute.requested"
 QUERY_CANCELLED = "query/execute.cancelled"
+# The query id of the triggering event, whichever key its sender used (the seed apps send queryId)
+QUERY_ID_OF_EVENT = "(has(event.data.query_id) ? event.data.query_id : event.data.queryId)"
 MAX_SHORT_RATE_LIMIT_RETRIES = 2  # then a 429 pauses the query even if it asked for little
 MAX_AUTO_RESUMES = 5  # long rate limits waited out on one page before it stays paused
 
 
 class QueryRequested(EventPayload):
-    """Data of `query/execute.requested`."""
+    """Data of `query/execute.requested` (`queryId`, as the seed apps send it, works too)."""
 
-    query_id: uuid.UUID
+    query_id: uuid.UUID = Field(validation_alias=AliasChoices("query_id", "queryId"))
     user_id: str | None = Field(None, alias="userId")
 
 
@@ -67,7 +69,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         `failed` and resumable, never stuck `pending` or `running`."""
         failure = parse_event(TerminalEvent, ctx.event.data, event=ctx.event.name)
         try:
-            parsed = uuid.UUID(str(failure.event.get("data", {}).get("query_id")))
+            original = failure.event.get("data", {})
+            parsed = uuid.UUID(str(original.get("query_id") or original.get("queryId")))
         except ValueError:
             return  # the run never named a valid query: nothing to mark
         error = failure.error
@@ -90,10 +93,10 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         trigger=inngest.TriggerEvent(event=QUERY_REQUESTED),
         retries=3,
         on_failure=mark_run_failed,
-        concurrency=[inngest.Concurrency(limit=1, key="event.data.query_id")],
+        concurrency=[inngest.Concurrency(limit=1, key=QUERY_ID_OF_EVENT)],
         cancel=[
             inngest.Cancel(
-                event=QUERY_CANCELLED, if_exp="async.data.query_id == event.data.query_id"
+                event=QUERY_CANCELLED, if_exp=f"async.data.query_id == {QUERY_ID_OF_EVENT}"
             )
         ],
     )

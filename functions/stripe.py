@@ -29,11 +29,12 @@ from inngest_app.stripe.events import (
     SUBSCRIPTION_CREATED,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
-    CheckoutCompleted,
     InvoiceEvent,
     PaymentIntentEvent,
     StripeEventData,
     SubscriptionEvent,
+    parse_checkout,
+    parse_payment,
     refuses_test_event,
 )
 from inngest_app.stripe.objects import CheckoutSession, Subscription
@@ -95,9 +96,12 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         return BillingRepo(services.transport)
 
     def parse(model: type[Data], data: Mapping[str, Any] | None, event: str) -> Data:
-        """The event's data, parsed once; a test-mode event in a live deployment ends the run
+        """The event's data, parsed once, then `live_checked`."""
+        return live_checked(parse_event(model, data, event=event), event)
+
+    def live_checked(parsed: Data, event: str) -> Data:
+        """`parsed`, unless it is a test-mode event in a live deployment: that ends the run
         before any effect (the webhook refuses those too, but replays and sends bypass it)."""
-        parsed = parse_event(model, data, event=event)
         if refuses_test_event(settings, livemode=parsed.livemode):
             raise inngest.NonRetriableError(
                 f"{event} {parsed.id} is a test-mode event (livemode: false) and this "
@@ -150,7 +154,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_checkout_completed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse(CheckoutCompleted, ctx.event.data, CHECKOUT_SESSION_COMPLETED)
+        # the webhook's form or the seed apps' {session, eventId}
+        data = live_checked(parse_checkout(ctx.event), CHECKOUT_SESSION_COMPLETED)
         session = data.object
         user_id = checkout_user(session)
         sub_state = None
@@ -202,7 +207,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_succeeded(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse(PaymentIntentEvent, ctx.event.data, PAYMENT_INTENT_SUCCEEDED)
+        # the webhook's form or the seed apps' {paymentIntent}
+        data = live_checked(parse_payment(ctx.event), PAYMENT_INTENT_SUCCEEDED)
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=True)
         )
@@ -215,7 +221,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_failed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse(PaymentIntentEvent, ctx.event.data, PAYMENT_INTENT_PAYMENT_FAILED)
+        data = live_checked(parse_payment(ctx.event), PAYMENT_INTENT_PAYMENT_FAILED)
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=False)
         )

@@ -7,6 +7,7 @@ them in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -34,7 +35,13 @@ from inngest_app.serve import error_response, inngest_routes
 from inngest_app.services import Services
 from inngest_app.settings import Settings, load_settings
 from inngest_app.store import PostgresTransport, SupabaseTransport
-from inngest_app.store.postgres import create_pool, resolve_dsn
+from inngest_app.store.migrate import (
+    MigrationError,
+    apply_migrations,
+    behind_message,
+    pending_migrations,
+)
+from inngest_app.store.postgres import create_pool, resolve_dsn, stop_embedded
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +126,7 @@ async def _lifespan(services: Services) -> AsyncIterator[None]:
             pool = await _open_pool(settings)
             services._pool = pool
             services._transport = PostgresTransport(pool)
+            services.pending_migrations = await _check_schema(settings, pool)
         started = []
         try:
             for component in services.lifecycles:
@@ -135,9 +143,37 @@ async def _lifespan(services: Services) -> AsyncIterator[None]:
                 await component.stop()
             if pool is not None:
                 await pool.close()
+                if settings.database_url is None:  # the embedded server: stop it if last user
+                    await asyncio.to_thread(stop_embedded, settings.embedded_pg_dir)
             await close_client(services.inngest)
             services._transport = services._pool = services._http = None
             services._outbound = None
+
+
+async def _check_schema(settings: Settings, pool: asyncpg.Pool) -> list[str] | None:
+    """The pending migration files (applied first with `MIGRATE_ON_START`); None if unknown.
+
+    A schema behind the code makes every data call fail with "function ... does not exist":
+    say so once at start, with the fix, and let readiness fail until it is applied.
+    """
+    try:
+        async with pool.acquire() as conn:
+            if settings.migrate_on_start:
+                try:  # the advisory lock keeps several workers from applying a file twice
+                    for name in await apply_migrations(conn):
+                        logger.info("MIGRATE_ON_START: applied %s", name)
+                except MigrationError as exc:
+                    logger.error("MIGRATE_ON_START: %s", exc)
+            pending = await pending_migrations(conn)
+    except MigrationError as exc:  # a misnamed file: the deploy is broken, say which
+        logger.error("schema check failed: %s", exc)
+        return None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        logger.debug("schema check skipped: database unreachable (%s)", type(exc).__name__)
+        return None
+    if pending:
+        logger.error("%s (or set MIGRATE_ON_START=1)", behind_message(pending))
+    return pending
 
 
 async def _open_pool(settings: Settings) -> asyncpg.Pool:

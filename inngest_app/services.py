@@ -50,6 +50,9 @@ class Services:
     _outbound: GuardedClient | None = None
     lifecycles: list[Lifecycle] = field(default_factory=list)
     recorder: Recorder | None = None
+    # Migration files the database lacks (start-up check; readiness fails while any are);
+    # None until checked (Supabase REST, or the database unreachable so far).
+    pending_migrations: list[str] | None = None
 
     @property
     def transport(self) -> Transport:

@@ -7,7 +7,10 @@ missing or malformed variable, so start-up fails with one readable line instead 
 
 from __future__ import annotations
 
+import contextvars
 import enum
+import os
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,13 @@ PRODUCTION_KEY_PREFIXES: dict[str, tuple[str, ...]] = {
     "INNGEST_SIGNING_KEY_FALLBACK": ("signkey-prod-",),
     "STRIPE_API_KEY": ("sk_live_", "rk_live_"),
 }
+CLOUD_KEYS = ("INNGEST_SIGNING_KEY", "INNGEST_EVENT_KEY")
+# The dotenv file `load_settings` reads when present; `ENV_FILE=` (empty) reads none.
+DEFAULT_ENV_FILE = ".env"
+# Which cloud keys the command being started needs (`load_settings(cloud_keys=...)`).
+_cloud_keys_needed: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
+    "cloud_keys_needed", default=CLOUD_KEYS
+)
 
 
 class SettingsError(Exception):
@@ -128,6 +138,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None  # when set, GET /metrics needs it as a bearer token
     query_streams_per_user: int = Field(5, ge=1)  # concurrent SSE progress streams per caller
 
+    # --- Operations ----------------------------------------------------------------------
+    # Apply pending migrations at start-up (under the advisory lock): single-service deploys.
+    migrate_on_start: bool = False
+
     @field_validator("inngest_serve_path")
     @classmethod
     def _path_starts_with_slash(cls, value: str) -> str:
@@ -164,7 +178,7 @@ class Settings(BaseSettings):
                     ("INNGEST_SIGNING_KEY", self.inngest_signing_key),
                     ("INNGEST_EVENT_KEY", self.inngest_event_key),
                 )
-                if value is None
+                if value is None and name in _cloud_keys_needed.get()
             ]
             if missing:
                 raise ValueError(
@@ -271,10 +285,20 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{location}: {message}" if location else message
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read and validate the environment; raise `SettingsError` naming every bad variable."""
+def load_settings(*, cloud_keys: Collection[str] = CLOUD_KEYS, **overrides: Any) -> Settings:
+    """Read and validate the environment; raise `SettingsError` naming every bad variable.
+
+    Variables come from the environment and from the `.env` file in the working directory when
+    there is one (`ENV_FILE` names another; the environment wins over the file). `cloud_keys`:
+    the Inngest keys cloud mode requires for what is being started (an operator command that
+    sends no events needs neither).
+    """
+    env_file = os.environ.get("ENV_FILE", DEFAULT_ENV_FILE) or None
+    token = _cloud_keys_needed.set(cloud_keys)
     try:
-        return Settings(**overrides)
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         problems = "; ".join(_describe(dict(err)) for err in exc.errors())
         raise SettingsError(f"invalid configuration: {problems}") from None
+    finally:
+        _cloud_keys_needed.reset(token)

@@ -10,6 +10,8 @@
 
 Dev mode checks no signatures and has an open test-event route: it binds 127.0.0.1 unless `HOST`
 says otherwise, and refuses to start with production keys (`signkey-prod-…`, Stripe live keys).
+On Ctrl-C or SIGTERM everything it started stops: the executor, uvicorn, and the embedded
+Postgres (this process holds it across reloads and releases it last).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import urllib.parse
 from pathlib import Path
 
 import httpx
+
+from inngest_app.settings import SettingsError, load_settings
+from inngest_app.store.postgres import start_embedded, stop_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PORT = int(os.environ.get("PORT", "8000"))
@@ -57,18 +62,47 @@ def wait_for(url: str, seconds: float) -> bool:
 
 def dev_mode_refusal() -> str | None:
     """Why the environment must not run in dev mode (e.g. production keys), or None."""
-    from inngest_app.settings import SettingsError, load_settings
-
     try:
         load_settings().check_dev_mode()
     except SettingsError as exc:
         return str(exc)
     return None
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # the same orderly shutdown as Ctrl-C
+
+
+def embedded_dir() -> Path | None:
+    """The embedded Postgres data dir, or None when a `DATABASE_URL` or Supabase is set."""
+    settings = load_settings(cloud_keys=())  # only the storage settings are read here
+    if settings.database_url is not None or settings.supabase_url is not None:
+        return None
+    return settings.embedded_pg_dir
 
 
 def main() -> int:
     """Run the service for development until interrupted."""
     os.environ.setdefault("INNGEST_DEV", "1")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    os.chdir(ROOT)  # `.env` and the relative data dir are the project's, wherever we're run from
+    try:
+        pg_dir = embedded_dir()
+    except SettingsError as exc:
+        log(str(exc))
+        return 2
+    if pg_dir is None:
+        return serve()
+    # Hold the embedded server for the whole session (uvicorn's reloads restart the app, which
+    # would otherwise stop and start it each time), and stop it on the way out.
+    start_embedded(pg_dir)
+    try:
+        return serve()
+    finally:
+        stop_embedded(pg_dir)
+        log(f"embedded Postgres stopped (data kept in {pg_dir})")
+
+
+def serve() -> int:
+    """Migrate, start the executor if needed and uvicorn; wait; stop them."""
     env = dict(os.environ)
     base_url = env.setdefault("INNGEST_BASE_URL", "http://localhost:8288")
     python = sys.executable
@@ -79,11 +113,36 @@ def main() -> int:
     if APP_HOST not in ("127.0.0.1", "localhost", "::1"):
         log(f"HOST={APP_HOST}: dev mode is reachable from other machines, unauthenticated")
 
-    if subprocess.call([python, "scripts/migrate.py"], cwd=ROOT, env=env) != 0:  # noqa: S603
+    try:
+        migrated = subprocess.call([python, "scripts/migrate.py"], cwd=ROOT, env=env)  # noqa: S603
+    except KeyboardInterrupt:
+        return 0
+    if migrated != 0:
         log("migrations failed; not starting")
         return 1
 
     children: list[subprocess.Popen[bytes]] = []
+    try:
+        return _run(children, env, base_url)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        # A second Ctrl-C must not cut the shutdown short (and leave children behind).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _run(children: list[subprocess.Popen[bytes]], env: dict[str, str], base_url: str) -> int:
+    python = sys.executable
     if answers(base_url):
         log(f"Inngest Dev Server found at {base_url}; the app will sync with it")
     else:
@@ -109,8 +168,8 @@ def main() -> int:
                 env=env,
             )
         )
-        if not wait_for(base_url, 15):
-            log("the offline executor did not start")
+    executor_started = bool(children)
+    # uvicorn starts while the executor does (they don't need each other until the sync below)
     children.append(
         subprocess.Popen(  # noqa: S603
             [
@@ -132,25 +191,15 @@ def main() -> int:
             env=env,
         )
     )
-    try:
-        if wait_for(f"{APP_URL}/healthz", 30):
-            sync = httpx.put(f"{APP_URL}/api/inngest", timeout=10)
-            log(f"app synced with {base_url}: HTTP {sync.status_code}")
-            log(f"serving on {APP_URL} (Inngest endpoint {APP_URL}/api/inngest)")
-        else:
-            log("the app did not answer within 30 s; see uvicorn's output above")
-        return children[-1].wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    if executor_started and not wait_for(base_url, 15):
+        log("the offline executor did not start")
+    if wait_for(f"{APP_URL}/healthz", 60):
+        sync = httpx.put(f"{APP_URL}/api/inngest", timeout=10)
+        log(f"app synced with {base_url}: HTTP {sync.status_code}")
+        log(f"serving on {APP_URL} (Inngest endpoint {APP_URL}/api/inngest)")
+    else:
+        log("the app did not answer within 60 s; see uvicorn's output above")
+    return children[-1].wait()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import asyncpg
 
 from inngest_app.settings import SettingsError, load_settings
 from inngest_app.store.migrate import MigrationError, apply_migrations
-from inngest_app.store.postgres import resolve_dsn
+from inngest_app.store.postgres import resolve_dsn, stop_embedded
 
 
 async def main() -> int:
@@ -34,6 +34,8 @@ async def main() -> int:
         return 1
     finally:
         await conn.close()
+        if settings.database_url is None:
+            await asyncio.to_thread(stop_embedded, settings.embedded_pg_dir)
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
     return 0
 

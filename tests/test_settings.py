@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from inngest_app.queries.credentials import lookup
@@ -49,6 +54,59 @@ def test_supabase_needs_both_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPABASE_URL", "https://x.supabase.co")
     with pytest.raises(SettingsError, match="SUPABASE_SERVICE_ROLE_KEY"):
         load_settings()
+
+
+def test_dotenv_is_read_when_present_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ENV_FILE")  # the suite turns .env off; a real shell doesn't
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "INNGEST_SIGNING_KEY=signkey-prod-from-dotenv-0123\n"
+        "INNGEST_EVENT_KEY=event-key-from-dotenv\n"
+        "DB_POOL_MAX=3\n"
+        "QUERY_CREDENTIALS__ACME=Bearer dotenv-token\n"
+    )
+    monkeypatch.setenv("DB_POOL_MAX", "7")
+    settings = load_settings()  # cloud mode: the keys come from the file
+    assert settings.inngest_signing_key is not None
+    assert settings.inngest_signing_key.get_secret_value() == "signkey-prod-from-dotenv-0123"
+    assert settings.db_pool_max == 7  # a real variable wins over the file
+    assert settings.query_credentials["acme"].get_secret_value() == "Bearer dotenv-token"
+    # ENV_FILE names another file; empty reads none
+    (tmp_path / "other.env").write_text("INNGEST_DEV=1\n")
+    monkeypatch.setenv("ENV_FILE", "other.env")
+    assert load_settings().inngest_dev is True
+    monkeypatch.setenv("ENV_FILE", "")
+    with pytest.raises(SettingsError, match="INNGEST_SIGNING_KEY"):
+        load_settings()
+
+
+def test_no_dotenv_is_fine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ENV_FILE")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INNGEST_DEV", "1")
+    assert load_settings().inngest_dev is True
+
+
+def test_a_command_reads_the_keys_from_dotenv(database_url: str, tmp_path: Path) -> None:
+    # What a seed user does: keys in .env, nothing exported, cloud mode.
+    (tmp_path / ".env").write_text(
+        f"DATABASE_URL={database_url}\nINNGEST_EVENT_KEY=event-key-from-dotenv\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ENV_FILE"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "inngest_app", "stripe", "replay", "evt_not_stored"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # it got past the configuration (the key and the database came from the file)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no stored delivery for evt_not_stored"
 
 
 def test_credential_bindings_and_query_caps_come_from_the_environment(

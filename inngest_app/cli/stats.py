@@ -7,10 +7,11 @@ import datetime as dt
 import re
 from typing import Any
 
+from inngest_app.cli.support import command_settings, open_services
 from inngest_app.monitoring.stats import StatsQuery, run_stats
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.services import Services
-from inngest_app.settings import Settings, load_settings
+from inngest_app.settings import Settings
 
 _SINCE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -29,6 +30,7 @@ def render(body: dict[str, Any]) -> str:
     lines = [
         f"runs {body['totalExecutions']}  ok {body['successfulExecutions']}  "
         f"failed {body['failedExecutions']}  steps {body['totalSteps']}  "
+        f"billed steps {body['billedSteps']}  "
         f"avg {body['averageDurationMs']} ms  cost ${body['estimatedCostUsd']}",
         "",
         f"{'function':<40} {'runs':>7} {'steps':>8} {'avg ms':>9} {'p95 ms':>9}",
@@ -60,11 +62,9 @@ async def stats(services: Services, *, since: dt.timedelta, function_id: str | N
 
 
 async def _run(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    from inngest_app.app import create_app
-
-    app = create_app(settings or load_settings(monitoring_enabled=False))
-    async with app.router.lifespan_context(app):
-        print(await stats(app.state.services, since=args.since, function_id=args.function))
+    # Stats read the database only: no Inngest keys needed, whatever the mode.
+    async with open_services(settings or command_settings()) as services:
+        print(await stats(services, since=args.since, function_id=args.function))
     return 0
 
 

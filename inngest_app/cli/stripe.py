@@ -14,13 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from inngest_app.cli.support import CommandError, command_settings, open_services
 from inngest_app.repos.billing import BillingRepo
 from inngest_app.services import Services
-from inngest_app.settings import Settings, load_settings
+from inngest_app.settings import Settings
 from inngest_app.stripe.events import inngest_event, parse_envelope
 
 
-class ReplayError(Exception):
+class ReplayError(CommandError):
     """The delivery cannot be replayed."""
 
 
@@ -50,17 +51,10 @@ async def replay(services: Services, event_id: str) -> Replayed:
 
 
 async def _run_replay(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    # The app's own lifespan opens the store exactly as the server does (DSN, embedded, Supabase).
-    from inngest_app.app import create_app
-
-    app = create_app(settings or load_settings())
-    services: Services = app.state.services
-    async with app.router.lifespan_context(app):
-        try:
-            done = await replay(services, args.event_id)
-        except ReplayError as exc:
-            print(f"error: {exc}")
-            return 1
+    # Sending needs the event key in cloud mode; the signing key (serving) is not used here.
+    settings = settings or command_settings(cloud_keys=("INNGEST_EVENT_KEY",))
+    async with open_services(settings) as services:
+        done = await replay(services, args.event_id)
     how = "first hand-over" if done.first_hand_over else "replay"
     print(f"sent {done.name} for {done.event_id} as {done.inngest_event_id} ({how})")
     return 0

@@ -76,6 +76,15 @@ def scope_for(caller: Caller, query: StatsQuery) -> StatsQuery:
     return StatsQuery(query.start, query.end, query.function_id, caller.user_id)
 
 
+def function_ids(function_id: str | None, app_id: str) -> list[str] | None:
+    """The ids a function filter matches: as given, and with the app's prefix when it is bare
+    (the seed apps named functions `execute-query`; Inngest reports `inngest-app-execute-query`)."""
+    if function_id is None:
+        return None
+    prefixed = f"{app_id}-{function_id}"
+    return [function_id] if function_id.startswith(f"{app_id}-") else [function_id, prefixed]
+
+
 async def run_stats(
     repo: ExecutionsRepo,
     settings: Settings,
@@ -84,11 +93,15 @@ async def run_stats(
     admin: bool,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota)."""
+    """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota).
+
+    `totalSteps` and each `steps` count step.run steps (the seed's meaning); `billedSteps`
+    beside them is what Inngest bills, and the cost is computed from it.
+    """
     body = await repo.stats(
         start=query.start,
         end=query.end,
-        function_id=query.function_id,
+        function_ids=function_ids(query.function_id, settings.inngest_app_id),
         user_id=query.user_id,
         cost_per_step=settings.inngest_cost_per_step_usd,
         cost_per_run=settings.inngest_cost_per_run_usd,

@@ -25,7 +25,7 @@ class ExecutionsRepo:
         *,
         start: dt.datetime,
         end: dt.datetime,
-        function_id: str | None,
+        function_ids: list[str] | None,
         user_id: str | None,
         cost_per_step: Decimal,
         cost_per_run: Decimal,
@@ -34,13 +34,14 @@ class ExecutionsRepo:
         quota: int | None,
         now: dt.datetime,
     ) -> dict[str, Any]:
-        """The stats API's body for a window `[start, end)` and filters."""
+        """The stats API's body for a window `[start, end)` and filters (`function_ids`: the
+        ids one function filter matches; None for every function)."""
         result = await self._t.call(
             "executions_stats",
             {
                 "p_start": start,
                 "p_end": end,
-                "p_function_id": function_id,
+                "p_function_ids": function_ids,
                 "p_user_id": user_id,
                 "p_cost_per_step": cost_per_step,
                 "p_cost_per_run": cost_per_run,

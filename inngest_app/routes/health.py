@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from inngest_app import __version__
 from inngest_app.services import NotStartedError, Services
 from inngest_app.store import StoreError
+from inngest_app.store.migrate import behind_message, pending_migrations
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 2.0
@@ -23,6 +25,20 @@ def routes(services: Services) -> list[BaseRoute]:
     async def healthz(request: Request) -> JSONResponse:
         body: dict[str, object] = {"status": "ok", "version": __version__}
         if request.query_params.get("ready") not in (None, "", "0", "false"):
+            # First the schema: behind it, even the ping's SQL function may not exist yet.
+            pending = await _pending(services)
+            if pending:
+                return JSONResponse(
+                    {
+                        **body,
+                        "status": "unavailable",
+                        "database": "ok",
+                        "migrations": "pending",
+                        "pendingMigrations": pending,
+                        "error": behind_message(pending),
+                    },
+                    status_code=503,
+                )
             try:
                 await asyncio.wait_for(services.transport.call("app_ping_db", {}), READY_TIMEOUT_S)
                 body["database"] = "ok"
@@ -34,3 +50,20 @@ def routes(services: Services) -> list[BaseRoute]:
         return JSONResponse(body)
 
     return [Route("/healthz", healthz, methods=["GET"])]
+
+
+async def _pending(services: Services) -> list[str]:
+    """Migrations the database still lacks; checked again until none are (so applying them
+    with the service running makes it ready without a restart)."""
+    pool = services.pool
+    if pool is None or services.pending_migrations == []:
+        return []
+    try:
+        async with pool.acquire() as conn:
+            services.pending_migrations = await asyncio.wait_for(
+                pending_migrations(conn), READY_TIMEOUT_S
+            )
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        logger.debug("migration check failed: %s", exc)  # the ping below reports it
+        return []
+    return services.pending_migrations or []

@@ -10,8 +10,14 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def apply_migrations(conn: Conn, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every pending migration; return the names applied (empty when up to date)."""
     migrations = discover(directory)
     await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
@@ -82,3 +88,24 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path = MIGRATION
         return applied
     finally:
         await conn.execute("select pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+MIGRATE_COMMAND = "python scripts/migrate.py"
+
+
+async def pending_migrations(conn: Conn, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """The names of the migration files not yet applied to the database (read-only)."""
+    migrations = discover(directory)
+    tracked = await conn.fetchval("select to_regclass('public.schema_migrations') is not null")
+    done: set[str] = set()
+    if tracked:
+        done = {r["version"] for r in await conn.fetch("select version from schema_migrations")}
+    return [m.path.name for m in migrations if m.version not in done]
+
+
+def behind_message(pending: list[str]) -> str:
+    """One line saying the schema is behind, which files are pending, and the fix."""
+    return (
+        f"database schema is behind: {len(pending)} pending migration(s) "
+        f"({', '.join(pending)}); run `{MIGRATE_COMMAND}`"
+    )

@@ -4,17 +4,22 @@ A verified delivery becomes one Inngest event named `stripe/{type}` whose id is 
 (Inngest drops a second event with the same id, so Stripe's redeliveries run nothing twice), whose
 `ts` is Stripe's `created` time, and whose data is `{id, type, created, livemode, api_version,
 object}`. Functions read that data through the payload models below.
+
+The seed apps this service replaces sent their own shapes: `{session, eventId}` for a completed
+checkout and `{paymentIntent}` for the payment events. `parse_checkout` and `parse_payment`
+accept those too, filling the envelope from the Inngest event (its id when there is no
+`eventId`, its `ts` as the creation time), so producers can move over unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import inngest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from inngest_app.events import EventPayload, describe_validation_error
+from inngest_app.events import EventPayload, describe_validation_error, parse_event
 from inngest_app.settings import Settings
 from inngest_app.stripe.objects import CheckoutSession, Invoice, PaymentIntent, Subscription
 
@@ -128,3 +133,64 @@ class InvoiceEvent(StripeEventData):
     """Data of `stripe/invoice.paid` and `stripe/invoice.payment_failed`."""
 
     object: Invoice  # type: ignore[assignment]
+
+
+class SeedCheckoutCompleted(EventPayload):
+    """The seed apps' `stripe/checkout.session.completed` data: `{session, eventId}`."""
+
+    session: CheckoutSession
+    event_id: str | None = Field(None, alias="eventId", min_length=1, max_length=255)
+
+
+class SeedPaymentIntentEvent(EventPayload):
+    """The seed apps' payment event data: `{paymentIntent}` (an `eventId` is used if sent)."""
+
+    payment_intent: PaymentIntent = Field(alias="paymentIntent")
+    event_id: str | None = Field(None, alias="eventId", min_length=1, max_length=255)
+
+
+_FullT = TypeVar("_FullT", CheckoutCompleted, PaymentIntentEvent)
+
+
+def _seed_shaped(data: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """A seed payload: one of its keys, and not the webhook form's `object`."""
+    return "object" not in data and any(key in data for key in keys)
+
+
+def _from_seed(
+    model: type[_FullT], event: inngest.Event, stripe_event_id: str | None, obj: BaseModel
+) -> _FullT:
+    """The webhook form of a seed payload. The ledger keys on the event id: the Stripe one
+    when the seed sent it, else the Inngest event's (the same on every retry)."""
+    event_id = stripe_event_id or event.id
+    if not event_id:
+        raise inngest.NonRetriableError(
+            f"invalid {event.name} payload: eventId: required when the event itself has no id"
+        )
+    return model(
+        id=event_id,
+        type=event.name.removeprefix(PREFIX),
+        created=max(0, event.ts // 1000),
+        livemode=bool(getattr(obj, "livemode", False)),
+        object=obj,
+    )
+
+
+def parse_checkout(event: inngest.Event) -> CheckoutCompleted:
+    """Data of a `stripe/checkout.session.completed` event, webhook or seed form; a
+    `NonRetriableError` naming the field otherwise."""
+    data = dict(event.data or {})
+    if not _seed_shaped(data, ("session", "eventId")):
+        return parse_event(CheckoutCompleted, data, event=event.name)
+    seed = parse_event(SeedCheckoutCompleted, data, event=event.name)
+    return _from_seed(CheckoutCompleted, event, seed.event_id, seed.session)
+
+
+def parse_payment(event: inngest.Event) -> PaymentIntentEvent:
+    """Data of a `stripe/payment_intent.*` event, webhook or seed form; a `NonRetriableError`
+    naming the field otherwise."""
+    data = dict(event.data or {})
+    if not _seed_shaped(data, ("paymentIntent", "eventId")):
+        return parse_event(PaymentIntentEvent, data, event=event.name)
+    seed = parse_event(SeedPaymentIntentEvent, data, event=event.name)
+    return _from_seed(PaymentIntentEvent, event, seed.event_id, seed.payment_intent)

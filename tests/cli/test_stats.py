@@ -79,4 +79,14 @@ def test_stats_command_prints_the_numbers(database_url: str) -> None:
         timeout=60,
         check=False,
     )
-    assert "runs 1  ok 1  failed 0  steps 4" in narrowed.stdout
+    assert "runs 1  ok 1  failed 0  steps 4  billed steps 4" in narrowed.stdout
+    bare = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "inngest_app", "stats", "--function", "other"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "runs 1  ok 1  failed 0  steps 4" in bare.stdout, bare.stderr  # the seed's bare id

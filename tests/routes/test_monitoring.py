@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import statistics
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 import asyncpg
@@ -83,7 +85,9 @@ async def seed(database_url: str, rows: list[dict[str, Any]]) -> None:
 
 
 def expected(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    steps = sum(r["step_count"] + r["other_step_count"] for r in rows)
+    # the seed's totalSteps: step.run steps only ("sleeps are free"); billed: every step
+    steps = sum(r["step_count"] for r in rows)
+    billed = sum(r["step_count"] + r["other_step_count"] for r in rows)
     total = sum(r["duration_ms"] for r in rows)
     by_fn: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -93,17 +97,19 @@ def expected(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "successfulExecutions": sum(r["status"] == "completed" for r in rows),
         "failedExecutions": sum(r["status"] == "failed" for r in rows),
         "totalSteps": steps,
+        "billedSteps": billed,
         "totalDurationMs": total,
         "averageDurationMs": round(total / len(rows)) if rows else 0,
         "byFunction": {
             fn: (
                 len(rs),
+                sum(r["step_count"] for r in rs),
                 sum(r["step_count"] + r["other_step_count"] for r in rs),
                 round(statistics.mean(r["duration_ms"] for r in rs)),
             )
             for fn, rs in by_fn.items()
         },
-        "estimatedCostUsd": float(Decimal("0.0001") * steps),
+        "estimatedCostUsd": float(Decimal("0.0001") * billed),
     }
 
 
@@ -129,15 +135,22 @@ async def test_stats_shape_and_numbers(settings: Settings, database_url: str) ->
         "successfulExecutions",
         "failedExecutions",
         "totalSteps",
+        "billedSteps",
         "totalDurationMs",
         "averageDurationMs",
     ):
         assert body[key] == want[key], key
+    assert body["totalSteps"] < body["billedSteps"]  # the rows have sleeps: the keys differ
     assert body["estimatedCostUsd"] == pytest.approx(want["estimatedCostUsd"])
-    got = {f["functionId"]: (f["count"], f["steps"], f["avgDuration"]) for f in body["byFunction"]}
+    got = {
+        f["functionId"]: (f["count"], f["steps"], f["billedSteps"], f["avgDuration"])
+        for f in body["byFunction"]
+    }
     assert got == want["byFunction"]
     assert sum(t["count"] for t in body["byTriggerType"]) == len(rows)
     assert sum(d["executions"] for d in body["byDay"]) == len(rows)
+    assert sum(d["steps"] for d in body["byDay"]) == want["totalSteps"]
+    assert sum(d["billedSteps"] for d in body["byDay"]) == want["billedSteps"]
     assert {u["userId"] for u in body["byUser"]} == {"alice", "bob"}
     failures = [r for r in rows if r["status"] == "failed"]
     assert len(body["recentFailures"]) == min(20, len(failures))
@@ -153,6 +166,77 @@ async def test_stats_shape_and_numbers(settings: Settings, database_url: str) ->
     )
     assert body["quota"]["forecastStepsThisMonth"] >= body["quota"]["stepsThisMonth"]
     assert all(f["p50DurationMs"] <= f["p95DurationMs"] for f in body["byFunction"])
+
+
+HALF, P95 = Fraction(1, 2), Fraction(95, 100)
+
+
+def _round(value: float | Decimal) -> int:
+    """SQL's round() of a numeric: half away from zero."""
+    return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _bucket_upper_ms(duration_ms: int) -> int:
+    """The upper bound of the duration bucket of `duration_ms`: three buckets per doubling."""
+    bucket = min(59, max(0, math.ceil(3 * math.log(max(duration_ms, 1)) / math.log(2))))
+    return round(2 ** (bucket / 3))
+
+
+def _nearest_rank(values: list[int], fraction: Fraction) -> int:
+    ordered = sorted(values)
+    return ordered[math.ceil(fraction * len(ordered)) - 1]
+
+
+async def test_groupings_and_percentiles_match_values_computed_here(
+    settings: Settings, database_url: str
+) -> None:
+    """byTriggerType, byDay and each function's p50/p95, against the rows themselves (past
+    days come from the rollups, today from the raw table)."""
+    now = dt.datetime.now(dt.UTC)
+    rows = make_rows(now)
+    await seed(database_url, rows)
+    async with in_process(create_app(settings)) as client:
+        first = await client.get("/api/inngest/monitoring", headers=bearer(ADMIN))
+        again = await client.get("/api/inngest/monitoring", headers=bearer(ADMIN))
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json()  # rollups built by the first, read by the second
+    body = first.json()
+
+    triggers: dict[str, int] = {}
+    days: dict[str, list[dict[str, Any]]] = {}
+    durations: dict[str, list[int]] = {}
+    for r in rows:
+        triggers[r["trigger_type"]] = triggers.get(r["trigger_type"], 0) + 1
+        days.setdefault(r["started_at"].date().isoformat(), []).append(r)
+        durations.setdefault(r["function_id"], []).append(r["duration_ms"])
+    assert body["byTriggerType"] == [
+        {"triggerType": t, "count": n}
+        for t, n in sorted(triggers.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    assert len(days) > 2  # several past days and today
+    assert body["byDay"] == [
+        {
+            "date": day,
+            "executions": len(rs),
+            "steps": sum(r["step_count"] + r["other_step_count"] for r in rs),
+            "avgDurationMs": _round(Decimal(sum(r["duration_ms"] for r in rs)) / len(rs)),
+        }
+        for day, rs in sorted(days.items())
+    ]
+    got = {f["functionId"]: (f["p50DurationMs"], f["p95DurationMs"]) for f in body["byFunction"]}
+    want = {
+        fn: (
+            _bucket_upper_ms(_nearest_rank(values, HALF)),
+            _bucket_upper_ms(_nearest_rank(values, P95)),
+        )
+        for fn, values in durations.items()
+    }
+    assert got == want
+    for fn, (p50, p95) in got.items():  # a bucket's bound: at most ~26% above the true value
+        assert (
+            _nearest_rank(durations[fn], HALF) <= p50 <= 1.26 * _nearest_rank(durations[fn], HALF)
+        )
+        assert _nearest_rank(durations[fn], P95) <= p95
 
 
 async def test_filters_combine(settings: Settings, database_url: str) -> None:
@@ -192,7 +276,7 @@ async def test_step_run_only_cost_model(
     async with in_process(create_app(settings)) as client:
         body = (await client.get("/api/inngest/monitoring", headers=bearer(ADMIN))).json()
     runs_only = sum(r["step_count"] for r in rows)
-    assert body["totalSteps"] == runs_only
+    assert body["totalSteps"] == body["billedSteps"] == runs_only
     assert body["estimatedCostUsd"] == pytest.approx(runs_only * 0.0001 + len(rows) * 0.001)
 
 
@@ -266,3 +350,32 @@ async def test_rollups_follow_late_changes_to_past_days(
     assert after["failedExecutions"] == before["failedExecutions"] + 1
     assert after["successfulExecutions"] == before["successfulExecutions"] - 1
     assert after["totalExecutions"] == before["totalExecutions"] == len(rows)
+
+
+async def test_a_bare_function_id_matches_the_app_prefixed_one(
+    settings: Settings, database_url: str
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = make_rows(now)
+    for i, row in enumerate(rows):  # the ids Inngest reports: `<app id>-<function id>`
+        row["function_id"] = (
+            "inngest-app-execute-query" if i % 3 == 0 else "other-app-execute-query"
+        )
+    await seed(database_url, rows)
+    mine = [r for r in rows if r["function_id"] == "inngest-app-execute-query"]
+    async with in_process(create_app(settings)) as client:
+        url = "/api/inngest/monitoring"
+        for function_id in ("execute-query", "inngest-app-execute-query"):
+            body = (
+                await client.get(url, params={"functionId": function_id}, headers=bearer(ADMIN))
+            ).json()
+            assert body["totalExecutions"] == len(mine), function_id
+            assert body["totalSteps"] == expected(mine)["totalSteps"]
+            assert [f["functionId"] for f in body["byFunction"]] == ["inngest-app-execute-query"]
+        # another app's full id still matches only itself
+        other = await client.get(
+            url, params={"functionId": "other-app-execute-query"}, headers=bearer(ADMIN)
+        )
+        assert other.json()["totalExecutions"] == len(rows) - len(mine)
+        unknown = await client.get(url, params={"functionId": "nope"}, headers=bearer(ADMIN))
+        assert unknown.json()["totalExecutions"] == 0

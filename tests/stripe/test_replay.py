@@ -70,12 +70,11 @@ async def test_replay_after_a_failed_hand_over_keeps_the_stripe_id(
     assert second["data"]["id"] == "evt_replay_1"
 
 
-async def test_replay_of_an_unknown_event_fails(
-    make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_replay_of_an_unknown_event_fails(make_settings: Callable[..., Settings]) -> None:
+    # A command error: the CLI prints it as one line and exits 2 (tests/cli/test_errors.py).
     args = argparse.Namespace(event_id="evt_never_seen")
-    assert await stripe_cli._run_replay(args, make_settings()) == 1
-    assert "no stored delivery for evt_never_seen" in capsys.readouterr().out
+    with pytest.raises(stripe_cli.ReplayError, match="no stored delivery for evt_never_seen"):
+        await stripe_cli._run_replay(args, make_settings())
 
 
 def test_the_command_is_registered() -> None:
