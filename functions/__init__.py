@@ -7,7 +7,7 @@ from typing import Any
 
 import inngest
 
-from functions import monitoring, ping, queries, stripe
+from functions import monitoring, ping, queries, skills, stripe
 from inngest_app.services import Services
 
 # Each family contributes a `build(services) -> list[Function]`; add new families here.
@@ -16,6 +16,7 @@ FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (
     monitoring.build,
     queries.build,
     stripe.build,
+    skills.build,
 )
 
 

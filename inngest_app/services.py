@@ -19,6 +19,7 @@ from inngest_app.store import Transport
 
 if TYPE_CHECKING:
     from inngest_app.monitoring.recorder import Recorder
+    from inngest_app.skills.runtime import SkillsRuntime
 
 
 class NotStartedError(RuntimeError):
@@ -48,6 +49,7 @@ class Services:
     _http: httpx.AsyncClient | None = None
     lifecycles: list[Lifecycle] = field(default_factory=list)
     recorder: Recorder | None = None
+    skills: SkillsRuntime | None = None  # the skills family's library/provider/storage
 
     @property
     def transport(self) -> Transport:

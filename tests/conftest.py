@@ -27,6 +27,10 @@ _PREFIXES = (
     "EMBEDDED_PG",
     "DB_POOL",
     "HTTP_TIMEOUT",
+    "SKILL",
+    "ANTHROPIC_",
+    "OPENAI_",
+    "TELEGRAM_",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import dev, health, monitoring, queries, stripe
+from inngest_app.routes import dev, health, monitoring, queries, skills, stripe
 from inngest_app.services import Services
 
 
@@ -15,5 +15,6 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *monitoring.routes(services),
         *queries.routes(services),
         *stripe.routes(services),
+        *skills.routes(services),
         *dev.routes(services),
     ]
