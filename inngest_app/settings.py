@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DEV_SERVER_URL = "http://localhost:8288"
-DEFAULT_SKILLS_DIR = Path(__file__).resolve().parent / "skills" / "library"
+DEFAULT_SKILLS_DIR = Path(__file__).resolve().parent / "skills" / "catalog"
 
 
 class SettingsError(Exception):

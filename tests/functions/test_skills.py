@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from functions import skills
+from inngest_app.client import build_client
+from inngest_app.services import Services
+from inngest_app.settings import Settings
 from inngest_app.skills.providers import TEMPLATE_NOTICE
 from tests.harness import Live, LiveFactory
 from tests.skills.support import (
@@ -425,3 +430,33 @@ async def test_two_runs_on_one_day_never_overwrite(start_live: LiveFactory, tmp_
         keys = [r["storage_key"] for r in await live.pool.fetch("select storage_key from outputs")]
         assert len(keys) == len(set(keys)) == 2
         assert len([p for p in (tmp_path / "outputs").rglob("*.md")]) == 2
+
+
+def test_flow_control_as_registered(make_settings: Callable[..., Settings]) -> None:
+    """What Inngest is told; the executor tests below show it enforced."""
+    settings = make_settings()
+    services = Services(settings=settings, inngest=build_client(settings))
+    configs = {
+        fn.id: fn.get_config("http://app.test/api/inngest").main.model_dump(
+            mode="json", exclude_none=True
+        )
+        for fn in skills.build(services)
+    }
+    execute = configs["inngest-app-skill-execute"]
+    assert execute["throttle"] == {
+        "key": "event.data.userId",
+        "limit": 10,
+        "period": "1m",
+        "burst": 1,
+    }
+    assert execute["concurrency"] == [{"key": "event.data.userId", "limit": 10}]
+    assert execute["timeouts"] == {"start": "5m", "finish": "10m"}
+    assert execute["idempotency"] == "event.data.runId"
+    retries = {fid: c["steps"]["step"]["retries"]["attempts"] for fid, c in configs.items()}
+    assert retries == {
+        "inngest-app-skill-execute": 3,
+        "inngest-app-notify-completion": 3,
+        "inngest-app-feedback-process": 2,
+        "inngest-app-monitor-executions": 1,
+    }
+    assert configs["inngest-app-monitor-executions"]["triggers"] == [{"cron": "*/5 * * * *"}]
