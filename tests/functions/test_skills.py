@@ -107,6 +107,15 @@ async def test_happy_path_stores_records_notifies_and_is_monitored(
         assert record is not None and record["status"] == "completed"
         assert record["user_id"] == USER and record["execution_id"] == run_id
         assert record["step_count"] == 5 and record["other_step_count"] == 1  # + the send
+        stats = await live.api.get(
+            "/api/inngest/monitoring",
+            params={"functionId": "inngest-app-skill-execute"},
+            headers=token(),
+        )
+        assert stats.status_code == 200, stats.text
+        body = stats.json()
+        assert body["totalExecutions"] == 1 and body["totalSteps"] == 6  # every step billed
+        assert float(body["estimatedCostUsd"]) == pytest.approx(6 * 0.0001)
 
         status = await live.api.get(f"/api/runs/{run_id}", headers=token())
         assert status.status_code == 200
