@@ -42,6 +42,7 @@ from inngest_app.skills.runtime import skills_runtime
 from inngest_app.skills.storage import StorageError, output_key, preview_of, title_of
 
 THROTTLE_PER_MINUTE = 10
+THROTTLE_BURST = 1  # the SDK's default: starts beyond the rate wait (never dropped)
 CONCURRENCY_PER_USER = 10
 START_TIMEOUT = dt.timedelta(minutes=5)
 FINISH_TIMEOUT = dt.timedelta(minutes=10)
@@ -101,7 +102,10 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=3,
         # the seed's "max 10 concurrent per user" meant both a rate and a concurrency limit
         throttle=inngest.Throttle(
-            limit=THROTTLE_PER_MINUTE, period=dt.timedelta(minutes=1), key="event.data.userId"
+            limit=THROTTLE_PER_MINUTE,
+            period=dt.timedelta(minutes=1),
+            key="event.data.userId",
+            burst=THROTTLE_BURST,
         ),
         concurrency=[inngest.Concurrency(limit=CONCURRENCY_PER_USER, key="event.data.userId")],
         timeouts=inngest.Timeouts(start=START_TIMEOUT, finish=FINISH_TIMEOUT),
