@@ -277,7 +277,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
         async def update_metrics() -> dict[str, Any] | None:
             applied = await repo().apply_feedback(
-                data.feedback_id, data.skill_name, threshold=HEALTH_THRESHOLD
+                data.feedback_id, data.skill_name, threshold=HEALTH_THRESHOLD, claimant=ctx.run_id
             )
             return None if applied is None else applied.model_dump(mode="json")
 
@@ -311,6 +311,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 start_timeout_s=int(START_TIMEOUT.total_seconds()),
                 finish_timeout_s=int(FINISH_TIMEOUT.total_seconds()),
                 limit=SWEEP_LIMIT,
+                claimant=ctx.run_id,
             )
             return swept.model_dump(mode="json")
 

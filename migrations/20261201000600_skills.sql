@@ -99,6 +99,7 @@ create table public.skill_alerts (
     skill_name text not null,
     run_id uuid references public.runs (id),
     message text not null,
+    claimed_by text,                  -- the Inngest run that posts it (one poster, retries ok)
     notified_at timestamptz,
     created_at timestamptz not null default now(),
     unique (kind, run_id)
@@ -347,9 +348,10 @@ create or replace function public.skill_feedback_create(
 $$;
 
 -- Recompute a skill's metrics from its feedback (idempotent). Below p_threshold the skill is
--- degraded and one alert is recorded for the degraded period; it is returned until notified.
+-- degraded and one alert is recorded for the degraded period; it is returned, until notified,
+-- to the one caller (p_claimant, an Inngest run id) that claimed it.
 create or replace function public.skill_feedback_apply(
-    p_feedback_id uuid, p_skill_name text, p_threshold numeric
+    p_feedback_id uuid, p_skill_name text, p_threshold numeric, p_claimant text
 ) returns jsonb language plpgsql set search_path = public, pg_temp as $$
 declare
     skill text;
@@ -389,9 +391,13 @@ begin
         update public.skill_metrics set alert_open = true where skill_name = skill
         returning * into m;
     end if;
-    select * into a from public.skill_alerts
-     where kind = 'skill_degraded' and skill_name = skill and notified_at is null
-     order by id desc limit 1;
+    -- the un-notified alert goes to one poster only (and to that poster's retries)
+    update public.skill_alerts set claimed_by = p_claimant
+     where id = (select id from public.skill_alerts
+                  where kind = 'skill_degraded' and skill_name = skill and notified_at is null
+                    and (claimed_by is null or claimed_by = p_claimant)
+                  order by id desc limit 1)
+    returning * into a;
     return jsonb_build_object(
         'metrics', jsonb_build_object('skill_name', m.skill_name,
             'feedback_count', m.feedback_count, 'avg_last_10', m.avg_last_10,
@@ -418,14 +424,16 @@ $$;
 
 -- One sweep: running past the finish timeout → failed ("timed out"); queued past the start
 -- timeout → sent again once (returned in 'resend'), and failed if still queued a start timeout
--- after that. Each run failed here gets one run_stuck alert; un-notified ones are returned.
+-- after that. Each run failed here gets one run_stuck alert; un-notified ones are returned to
+-- the one caller (p_claimant) that claims them.
 create or replace function public.skill_runs_sweep(
-    p_start_timeout_s integer, p_finish_timeout_s integer, p_limit integer
+    p_start_timeout_s integer, p_finish_timeout_s integer, p_limit integer, p_claimant text
 ) returns jsonb language plpgsql set search_path = public, pg_temp as $$
 declare
     timed_out jsonb;
     never_started jsonb;
     resend jsonb;
+    alerts jsonb;
 begin
     with stuck as (
         select id from public.runs
@@ -474,13 +482,20 @@ begin
       from jsonb_array_elements(timed_out || never_started) f
     on conflict (kind, run_id) do nothing;
 
+    with claimed as (
+        update public.skill_alerts set claimed_by = p_claimant
+         where id in (select id from public.skill_alerts
+                       where kind = 'run_stuck' and notified_at is null
+                         and (claimed_by is null or claimed_by = p_claimant)
+                       order by id limit p_limit)
+           and (claimed_by is null or claimed_by = p_claimant)
+        returning *
+    )
+    select coalesce(jsonb_agg(to_jsonb(c) order by c.id), '[]'::jsonb) into alerts from claimed c;
+
     return jsonb_build_object(
         'timed_out', timed_out, 'never_started', never_started, 'resend', resend,
-        'alerts', coalesce((
-            select jsonb_agg(to_jsonb(a) order by a.id) from (
-                select * from public.skill_alerts
-                 where kind = 'run_stuck' and notified_at is null order by id limit p_limit) a),
-            '[]'::jsonb));
+        'alerts', alerts);
 end;
 $$;
 

@@ -114,6 +114,7 @@ class SkillAlert(BaseModel):
     skill_name: str
     run_id: uuid.UUID | None
     message: str
+    claimed_by: str | None = None
     notified_at: dt.datetime | None
     created_at: dt.datetime
 
@@ -286,13 +287,15 @@ class SkillsRepo:
         return None if row is None else Feedback.model_validate(row)
 
     async def apply_feedback(
-        self, feedback_id: uuid.UUID, skill_name: str, *, threshold: float
+        self, feedback_id: uuid.UUID, skill_name: str, *, threshold: float, claimant: str
     ) -> FeedbackApplied | None:
-        """Recompute the skill's metrics; None if the feedback is unknown."""
+        """Recompute the skill's metrics; None if the feedback is unknown. An un-notified alert
+        comes back to one `claimant` only (an Inngest run id: its retries get it again)."""
         args = {
             "p_feedback_id": feedback_id,
             "p_skill_name": skill_name,
             "p_threshold": Decimal(str(threshold)),
+            "p_claimant": claimant,
         }
         row = await self._t.call("skill_feedback_apply", args)
         return None if row is None else FeedbackApplied.model_validate(row)
@@ -306,11 +309,14 @@ class SkillsRepo:
         """Mark alerts as posted; how many were newly marked."""
         return int(await self._t.call("skill_alerts_mark_notified", {"p_ids": list(alert_ids)}))
 
-    async def sweep(self, *, start_timeout_s: int, finish_timeout_s: int, limit: int) -> Sweep:
-        """Fail or re-send stuck runs (see the SQL function)."""
+    async def sweep(
+        self, *, start_timeout_s: int, finish_timeout_s: int, limit: int, claimant: str
+    ) -> Sweep:
+        """Fail or re-send stuck runs (see the SQL function); alerts go to one `claimant`."""
         args = {
             "p_start_timeout_s": start_timeout_s,
             "p_finish_timeout_s": finish_timeout_s,
             "p_limit": limit,
+            "p_claimant": claimant,
         }
         return Sweep.model_validate(await self._t.call("skill_runs_sweep", args))

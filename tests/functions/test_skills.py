@@ -380,17 +380,19 @@ async def test_an_unknown_skill_in_the_event_fails_the_run(
     start_live: LiveFactory, tmp_path: Path
 ) -> None:
     async with start_live(**skill_settings(tmp_path)) as live:
-        live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
-        run_id = await start_run(live)
-        await live.executor.send(
-            {
-                "name": "skill.execute",
-                "data": {"runId": run_id, "skillName": "no-such-skill", "userId": USER},
-            }
+        run_id = await live.pool.fetchval(
+            "insert into runs (user_id, skill_name, user_message)"
+            " values ($1, 'marketing-brief', 'm') returning id::text",
+            USER,
         )
+        data = {"runId": run_id, "skillName": "no-such-skill", "userId": USER}
+        await live.executor.send({"name": "skill.execute", "data": data})
         await live.executor.run_until_idle()
-        bad = [r for r in live.executor.runs("skill-execute") if r.status == "failed"]
-        assert len(bad) == 1 and "skillName" in (bad[0].error or {})["message"]
+        [run] = live.executor.runs("skill-execute")
+        assert run.status == "failed" and run.retries == 0
+        assert "skillName" in (run.error or {})["message"]
+        row = await run_row(live, run_id)
+        assert row["status"] == "failed" and "no-such-skill" in row["error"]
 
 
 async def test_a_duplicate_event_does_no_second_run(

@@ -129,12 +129,58 @@ async def test_health_from_the_last_ten_scores(repo: SkillsRepo) -> None:
             comment=None,
         )
         assert feedback is not None
-        applied = await repo.apply_feedback(feedback.id, "marketing-brief", threshold=3)
+        applied = await repo.apply_feedback(
+            feedback.id, "marketing-brief", threshold=3, claimant="run-1"
+        )
     assert applied is not None and applied.metrics is not None
     assert applied.metrics.feedback_count == 15 and applied.metrics.avg_last_10 == 5.0
     assert applied.metrics.health == "healthy"
     # the degraded period in the middle recorded exactly one alert
     assert applied.alert is not None and applied.alert.kind == "skill_degraded"
-    mismatch = await repo.apply_feedback(feedback.id, "social-posts", threshold=3)
+    mismatch = await repo.apply_feedback(feedback.id, "social-posts", threshold=3, claimant="run-1")
     assert mismatch is not None and mismatch.error == "skill_mismatch"
-    assert await repo.apply_feedback(uuid.uuid4(), "marketing-brief", threshold=3) is None
+    assert (
+        await repo.apply_feedback(uuid.uuid4(), "marketing-brief", threshold=3, claimant="run-1")
+        is None
+    )
+
+
+async def test_an_alert_goes_to_one_poster(repo: SkillsRepo) -> None:
+    run_id = uuid.UUID(await _run(repo))
+    await repo.start_run(run_id, "i")
+    output = await repo.record_output(
+        run_id=run_id,
+        storage_key=f"{run_id}/a.md",
+        format="markdown",
+        title="t",
+        preview="p",
+        size_bytes=1,
+    )
+    feedback = await repo.create_feedback(
+        output_id=output.id,
+        user_id="u1",
+        overall=1,
+        accuracy=None,
+        quality=None,
+        issues=[],
+        comment=None,
+    )
+    assert feedback is not None
+    apply = [
+        repo.apply_feedback(feedback.id, "marketing-brief", threshold=3, claimant=f"run-{i}")
+        for i in range(6)
+    ]
+    results = await asyncio.gather(*apply)
+    claimed = [r for r in results if r is not None and r.alert is not None]
+    assert len(claimed) == 1
+    winner = claimed[0].alert
+    assert winner is not None and winner.claimed_by is not None
+    retry = await repo.apply_feedback(
+        feedback.id, "marketing-brief", threshold=3, claimant=winner.claimed_by
+    )
+    assert retry is not None and retry.alert is not None and retry.alert.id == winner.id
+    assert await repo.mark_alerts_notified([winner.id]) == 1
+    again = await repo.apply_feedback(
+        feedback.id, "marketing-brief", threshold=3, claimant=winner.claimed_by
+    )
+    assert again is not None and again.alert is None
