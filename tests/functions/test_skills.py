@@ -410,28 +410,6 @@ async def test_a_duplicate_event_does_no_second_run(
         assert (await run_row(live, run_id))["status"] == "completed"
 
 
-async def test_steps_run_again_make_no_second_output(
-    start_live: LiveFactory, tmp_path: Path
-) -> None:
-    """save-output and record-output repeated (a crash after their work, before the answer)
-    leave one object and one row."""
-    async with start_live(**skill_settings(tmp_path)) as live:
-        live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
-        run_id = await start_run(live)
-        await live.executor.run_until_idle()
-        output = await live.pool.fetchrow("select * from outputs")
-        again = await live.pool.fetchval(
-            "select skill_output_record($1, $2, 'markdown', 'other', 'other', 1) ->> 'id'",
-            output["run_id"],
-            output["storage_key"],
-        )
-        assert again == str(output["id"])
-        assert await live.pool.fetchval("select count(*) from outputs") == 1
-        files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
-        assert [p.name for p in files] == [output["storage_key"].split("/")[1]]
-        assert files[0].parent.name == run_id
-
-
 async def test_two_runs_on_one_day_never_overwrite(start_live: LiveFactory, tmp_path: Path) -> None:
     async with start_live(**skill_settings(tmp_path)) as live:
         live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
@@ -471,3 +449,44 @@ def test_flow_control_as_registered(make_settings: Callable[..., Settings]) -> N
         "inngest-app-monitor-executions": 1,
     }
     assert configs["inngest-app-monitor-executions"]["triggers"] == [{"cron": "*/5 * * * *"}]
+
+
+async def test_steps_that_crash_after_their_work_leave_one_file_and_one_row(
+    start_live: LiveFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save-output and record-output each do their work, then "crash" before answering: the
+    platform retries them, and the retry replaces the same object and finds the same row."""
+    from inngest_app.repos.skills import SkillsRepo
+    from inngest_app.skills.storage import LocalStorage
+
+    crashed: list[str] = []
+    real_put, real_record = LocalStorage.put, SkillsRepo.record_output
+
+    async def put_then_crash(self: LocalStorage, key: str, body: bytes, **kw: Any) -> None:
+        await real_put(self, key, body, **kw)
+        if "put" not in crashed:
+            crashed.append("put")
+            raise OSError("worker lost after the upload")
+
+    async def record_then_crash(self: SkillsRepo, **kw: Any) -> Any:
+        output = await real_record(self, **kw)
+        if "record" not in crashed:
+            crashed.append("record")
+            raise RuntimeError("worker lost after the insert")
+        return output
+
+    monkeypatch.setattr(LocalStorage, "put", put_then_crash)
+    monkeypatch.setattr(SkillsRepo, "record_output", record_then_crash)
+    async with start_live(**skill_settings(tmp_path)) as live:
+        live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
+        run_id = await start_run(live)
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("skill-execute")
+        assert run.status == "completed", run.error
+        assert crashed == ["put", "record"] and run.retries == 2
+        assert [r.attempt for r in run.step_log if r.name == "save-output"] == [0, 1]
+        assert [r.attempt for r in run.step_log if r.name == "record-output"] == [0, 1]
+        assert await live.pool.fetchval("select count(*) from outputs") == 1
+        files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
+        assert len(files) == 1 and files[0].parent.name == run_id
+        assert len(events(live, "skill.execute.completed")) == 1
