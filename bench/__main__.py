@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook")
+BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound")
 
 
 def main(argv: list[str]) -> int:

@@ -24,12 +24,14 @@ from inngest_app.events import (
     parse_event,
 )
 from inngest_app.queries.config import GoogleSearchSource, QueryConfig
+from inngest_app.queries.credentials import CredentialRefused, authorize
 from inngest_app.queries.fetch import (
     DEFAULT_PAUSE_S,
     SHORT_RETRY_AFTER_S,
     RateLimited,
     SourceClient,
 )
+from inngest_app.queries.limits import page_delay_s, run_caps
 from inngest_app.queries.sources import SourceError, build_source
 from inngest_app.repos.queries import Claim, QueriesRepo
 from inngest_app.services import Services
@@ -112,22 +114,48 @@ def build(services: Services) -> list[inngest.Function[Any]]:
             raise inngest.NonRetriableError(
                 f"stored query config is invalid: {describe_validation_error(exc)}"
             ) from None
-        credential = services.settings.query_credentials.get((config.credential or "").lower())
-        secret = credential.get_secret_value() if credential else None
+        settings = services.settings
+        credential = None
+        if config.credential:
+            try:  # again here: the settings may have changed since the API accepted it
+                credential = authorize(
+                    settings, config.credential, config.source, user_id=None, is_admin=True
+                )
+            except CredentialRefused as exc:
+                refusal, refusal_code = exc.message, exc.code
+
+                async def refuse() -> None:
+                    await repo.fail(
+                        data.query_id,
+                        ctx.run_id,
+                        error=refusal,
+                        code=refusal_code,
+                        retriable=False,
+                    )
+
+                await ctx.step.run("refuse-credential", refuse)
+                raise inngest.NonRetriableError(refusal) from None
+        secret = credential.secret if credential else None
         source = build_source(config.source, credential=secret)
         # Google's key travels as a parameter (the preset adds it); others get a header
         authorization = None if isinstance(config.source, GoogleSearchSource) else secret
-        client = SourceClient(services.http)
-        delay_s = (
-            services.settings.query_default_page_delay_s
-            if config.page_delay_s is None
-            else config.page_delay_s
+        bound_hosts = credential.hosts if credential else None
+        client = SourceClient(
+            services.outbound,
+            max_bytes=settings.query_max_response_bytes,
+            deadline_s=settings.query_request_deadline_s,
         )
+        delay_s = page_delay_s(config, settings)
+        max_pages, max_rows = run_caps(settings, max_pages=query.max_pages, max_rows=query.max_rows)
 
         async def fetch_and_store(page: int, cursor: Any, rows_before: int) -> dict[str, Any]:
             try:
                 fetched = await client.fetch(
-                    source, cursor, authorization=authorization, now=_now()
+                    source,
+                    cursor,
+                    authorization=authorization,
+                    now=_now(),
+                    bound_hosts=bound_hosts,
                 )
             except RateLimited as limited:
                 wait_s = limited.retry_after_s
@@ -149,16 +177,19 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 )
                 return {"status": "paused", "resume_after": resume_after.isoformat()}
             except SourceError as exc:
+                # a request over its total deadline may be resumed by hand; the rest is final
                 await repo.fail(
-                    data.query_id, ctx.run_id, error=str(exc), code=exc.code, retriable=False
+                    data.query_id,
+                    ctx.run_id,
+                    error=str(exc),
+                    code=exc.code,
+                    retriable=exc.code == "deadline",
                 )
                 raise inngest.NonRetriableError(f"page {page}: {exc}") from None
             # maxRows: the page that reaches it is the last, and rows past it are not kept
-            remaining = query.max_rows - rows_before
+            remaining = max_rows - rows_before
             last = (
-                fetched.next_cursor is None
-                or page >= query.max_pages
-                or len(fetched.rows) >= remaining
+                fetched.next_cursor is None or page >= max_pages or len(fetched.rows) >= remaining
             )
             stored = await repo.store_page(
                 data.query_id,

@@ -24,6 +24,7 @@ from inngest_app.logs import configure_logging
 from inngest_app.monitoring.metrics import RunMetrics
 from inngest_app.monitoring.middleware import monitoring_middleware
 from inngest_app.monitoring.recorder import Recorder
+from inngest_app.outbound import GuardedClient
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.routes import build_routes
 from inngest_app.serve import error_response, inngest_routes
@@ -92,8 +93,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _lifespan(services: Services) -> AsyncIterator[None]:
     settings = services.settings
     timeout = httpx.Timeout(settings.http_timeout_s, connect=min(5.0, settings.http_timeout_s))
-    async with httpx.AsyncClient(timeout=timeout) as http:
+    async with (
+        httpx.AsyncClient(timeout=timeout) as http,
+        GuardedClient.from_settings(settings) as outbound,
+    ):
         services._http = http
+        services._outbound = outbound
         pool = None
         if settings.uses_supabase_rest:
             assert settings.supabase_url and settings.supabase_service_role_key  # noqa: S101
@@ -124,6 +129,7 @@ async def _lifespan(services: Services) -> AsyncIterator[None]:
                 await pool.close()
             await close_client(services.inngest)
             services._transport = services._pool = services._http = None
+            services._outbound = None
 
 
 async def _open_pool(settings: Settings) -> asyncpg.Pool:

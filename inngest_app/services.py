@@ -19,6 +19,7 @@ from inngest_app.store import Transport
 
 if TYPE_CHECKING:
     from inngest_app.monitoring.recorder import Recorder
+    from inngest_app.outbound import GuardedClient
     from inngest_app.skills.runtime import SkillsRuntime
 
 
@@ -47,6 +48,7 @@ class Services:
     _transport: Transport | None = None
     _pool: asyncpg.Pool | None = None
     _http: httpx.AsyncClient | None = None
+    _outbound: GuardedClient | None = None
     lifecycles: list[Lifecycle] = field(default_factory=list)
     recorder: Recorder | None = None
     skills: SkillsRuntime | None = None  # the skills family's library/provider/storage
@@ -69,3 +71,10 @@ class Services:
         if self._http is None:
             raise NotStartedError("the HTTP client is not open (app lifespan not started)")
         return self._http
+
+    @property
+    def outbound(self) -> GuardedClient:
+        """The guarded client for every request whose URL, host or headers come from users."""
+        if self._outbound is None:
+            raise NotStartedError("the outbound client is not open (app lifespan not started)")
+        return self._outbound

@@ -87,6 +87,23 @@ class Settings(BaseSettings):
     query_credentials: dict[str, SecretStr] = Field(default_factory=dict)
     query_default_page_delay_s: float = Field(1.0, ge=0)
 
+    # --- Outbound guard (inngest_app/outbound.py) ----------------------------------------
+    # loopback/private/link-local destinations are refused unless set (dev mode too)
+    query_allow_private_networks: bool = False
+    outbound_max_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    outbound_deadline_s: float = Field(30.0, gt=0)
+    # credential name → comma-separated host names it may be sent to / user ids who may use it
+    query_credential_hosts: dict[str, str] = Field(default_factory=dict)
+    query_credential_users: dict[str, str] = Field(default_factory=dict)
+    # caps on what one query may ask for
+    query_max_rows: int = Field(1_000_000, ge=1)
+    query_max_pages: int = Field(500, ge=1)
+    query_max_page_size: int = Field(1000, ge=1)
+    query_max_response_bytes: int = Field(5 * 1024 * 1024, ge=1)
+    query_request_deadline_s: float = Field(30.0, gt=0)
+    query_min_page_delay_s: float = Field(0.5, ge=0)
+    query_max_running_per_user: int = Field(5, ge=1)
+
     # --- Stripe --------------------------------------------------------------------------
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_key: SecretStr | None = None

@@ -27,6 +27,7 @@ _PREFIXES = (
     "EMBEDDED_PG",
     "DB_POOL",
     "HTTP_TIMEOUT",
+    "OUTBOUND_",
     "SKILL",
     "ANTHROPIC_",
     "OPENAI_",

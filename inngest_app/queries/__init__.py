@@ -1,4 +1,6 @@
-"""Query executor logic: query configs, source kinds, and how API answers are classified.
+"""Query executor logic: query configs, source kinds, credential bindings, caps, and how API
+answers are classified.
 
-Pure apart from `fetch.SourceClient`, which performs one HTTP request through an injected client.
+Pure apart from `fetch.SourceClient`, which performs one HTTP request through the injected
+guarded outbound client (`inngest_app.outbound.GuardedClient`).
 """

@@ -8,10 +8,13 @@ from typing import Any
 
 import httpx
 
+from inngest_app.outbound import GuardedClient, OutboundRefused
+from inngest_app.queries.credentials import normal_host
 from inngest_app.queries.sources import Page, Source, SourceError
 
 SHORT_RETRY_AFTER_S = 60.0  # at or below: retry the step; above: pause the query
 DEFAULT_PAUSE_S = 900.0  # a 429 that does not say when to come back
+MESSAGE_MAX_CHARS = 200
 
 
 class TransientError(Exception):
@@ -52,16 +55,22 @@ def _rate_limit_wait(response: httpx.Response, *, now: dt.datetime) -> float | N
 
 
 def _message(response: httpx.Response) -> str:
+    """A short, single-line account of an error answer: the API's own message from a JSON body,
+    else only the status line (a non-JSON body, which may be anything, is never echoed)."""
+    status_line = f"{response.status_code} {response.reason_phrase}".strip()
     try:
         body: Any = response.json()
     except ValueError:
-        return response.text[:200] or response.reason_phrase
+        return status_line
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
-            return str(error.get("message") or error)
-        return str(body.get("message") or error or body)[:200]
-    return str(body)[:200]
+            text = str(error.get("message") or status_line)
+        else:
+            text = str(body.get("message") or error or status_line)
+    else:
+        text = status_line
+    return " ".join(text.split())[:MESSAGE_MAX_CHARS]
 
 
 def classify(response: httpx.Response, *, now: dt.datetime) -> None:
@@ -87,42 +96,61 @@ def classify(response: httpx.Response, *, now: dt.datetime) -> None:
 
 
 class SourceClient:
-    """Fetches one page of a source through the injected, shared `httpx.AsyncClient` (whose
-    explicit timeouts apply: a timeout is a `TransportError`, so the step is retried)."""
+    """Fetches one page of a source through the guarded outbound client: the destination's
+    address is checked, the body is cut at `max_bytes` and the request has a total deadline.
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
+    A request that carries a credential (`authorization`, or one built into the request, as
+    Google's key) names `bound_hosts`: its URL's host must be one of them, on every page (a
+    `Link` or cursor leading elsewhere fails the query with `host_not_allowed`)."""
+
+    def __init__(
+        self,
+        outbound: GuardedClient,
+        *,
+        max_bytes: int | None = None,
+        deadline_s: float | None = None,
+    ) -> None:
+        self._outbound = outbound
+        self._max_bytes, self._deadline_s = max_bytes, deadline_s
 
     async def fetch(
-        self, source: Source, cursor: Any, *, authorization: str | None, now: dt.datetime
+        self,
+        source: Source,
+        cursor: Any,
+        *,
+        authorization: str | None,
+        now: dt.datetime,
+        bound_hosts: frozenset[str] | None = None,
     ) -> Page:
         """Request the page at `cursor` and parse it; raises TransientError, RateLimited or
         SourceError (permanent)."""
         spec = source.request(cursor)
+        if authorization is not None or bound_hosts is not None:
+            try:
+                host = normal_host(httpx.URL(spec.url).host)
+            except httpx.InvalidURL:
+                raise SourceError("the next page's URL is not valid", code="bad_url") from None
+            if host not in (bound_hosts or frozenset()):
+                raise SourceError(
+                    f"the credential may not be sent to {host}", code="host_not_allowed"
+                )
         headers = dict(spec.headers)
         if authorization:
             headers["Authorization"] = authorization
         try:
-            response = await self._http.request(
+            response = await self._outbound.request(
                 spec.method,
                 spec.url,
                 params=spec.params or None,
                 json=spec.json,
                 headers=headers,
+                max_bytes=self._max_bytes,
+                deadline_s=self._deadline_s,
             )
+        except OutboundRefused as exc:
+            raise SourceError(exc.message, code=exc.code) from None
         except httpx.TransportError as exc:
-            raise TransientError(f"network error: {type(exc).__name__}: {exc}") from exc
+            detail = " ".join(str(exc).split())[:MESSAGE_MAX_CHARS]
+            raise TransientError(f"network error: {type(exc).__name__}: {detail}") from exc
         classify(response, now=now)
         return source.parse(response, cursor)
-
-
-async def fetch_page(
-    http: httpx.AsyncClient,
-    source: Source,
-    cursor: Any,
-    *,
-    authorization: str | None,
-    now: dt.datetime,
-) -> Page:
-    """`SourceClient(http).fetch(...)`: one page, or TransientError, RateLimited or SourceError."""
-    return await SourceClient(http).fetch(source, cursor, authorization=authorization, now=now)

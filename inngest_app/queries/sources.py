@@ -86,7 +86,7 @@ def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        kind = response.headers.get("content-type", "unknown content type")
+        kind = response.headers.get("content-type", "unknown content type").split(";")[0][:60]
         raise SourceError(f"response is not JSON ({kind})", code="invalid_response") from None
 
 

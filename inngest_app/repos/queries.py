@@ -68,6 +68,14 @@ class ResultsPage(BaseModel):
     next: int | None
 
 
+class Resumed(BaseModel):
+    """Result of a capped resume: `limited` when the user is at the running-queries cap."""
+
+    resumed: bool
+    limited: bool
+    query: Query | None
+
+
 def _maybe(model: type[Query], value: Any) -> Query | None:
     return None if value is None else model.model_validate(value)
 
@@ -92,6 +100,34 @@ class QueriesRepo:
             },
         )
         return Query.model_validate(row)
+
+    async def create_limited(
+        self,
+        *,
+        user_id: str,
+        config: dict[str, Any],
+        max_pages: int,
+        max_rows: int,
+        max_active: int,
+    ) -> Query | None:
+        """A new pending query, or None when `user_id` already has `max_active` pending or
+        running ones (counted and inserted under a per-user lock)."""
+        result = await self._t.call(
+            "query_create_limited",
+            {
+                "p_user_id": user_id,
+                "p_config": config,
+                "p_max_pages": max_pages,
+                "p_max_rows": max_rows,
+                "p_max_active": max_active,
+            },
+        )
+        return Query.model_validate(result["query"]) if result["created"] else None
+
+    async def resume_limited(self, query_id: uuid.UUID, *, max_active: int) -> Resumed:
+        """`resume`, unless the query's user already has `max_active` pending or running ones."""
+        args = {"p_id": query_id, "p_max_active": max_active}
+        return Resumed.model_validate(await self._t.call("query_resume_limited", args))
 
     async def get(self, query_id: uuid.UUID) -> Query | None:
         """The query, or None."""

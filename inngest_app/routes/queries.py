@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import inngest
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -23,7 +24,10 @@ from starlette.routing import BaseRoute, Route
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import AuthError, Caller, authenticate
 from inngest_app.events import describe_validation_error
-from inngest_app.queries.config import QueryConfig
+from inngest_app.outbound import OutboundRefused, check_headers, check_url
+from inngest_app.queries.config import HttpJsonSource, QueryConfig
+from inngest_app.queries.credentials import CredentialRefused, authorize
+from inngest_app.queries.limits import cap_violation
 from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
 from inngest_app.serve import error_response
 from inngest_app.services import Services
@@ -106,6 +110,40 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(503, "dispatch_failed", "could not start the query; resume it")
         return JSONResponse(present(query), status_code=202)
 
+    def refusal(config: QueryConfig, caller: Caller, *, caps: bool = True) -> Response | None:
+        """Why this caller may not run `config` (caps, credential binding, a refused URL)."""
+        settings = services.settings
+        over = cap_violation(config, settings) if caps else None
+        if over is not None:
+            return error_response(400, "invalid_config", over)
+        if config.credential:
+            try:
+                authorize(
+                    settings,
+                    config.credential,
+                    config.source,
+                    user_id=caller.user_id,
+                    is_admin=caller.is_admin,
+                )
+            except CredentialRefused as exc:
+                return error_response(exc.status, exc.code, exc.message)
+        if isinstance(config.source, HttpJsonSource):
+            try:  # literal addresses and headers now; names are checked once resolved
+                check_url(
+                    httpx.URL(str(config.source.url)),
+                    allow_private=settings.query_allow_private_networks,
+                )
+                check_headers(config.source.headers)
+            except OutboundRefused as exc:
+                return error_response(400, exc.code, f"source: {exc.message}")
+        return None
+
+    def too_many() -> Response:
+        limit = services.settings.query_max_running_per_user
+        return error_response(
+            429, "too_many_queries", f"at most {limit} queries may run at once per user"
+        )
+
     async def run(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         try:
             body = json.loads(await request.body())
@@ -125,20 +163,19 @@ def routes(services: Services) -> list[BaseRoute]:
             config = QueryConfig.model_validate(body)
         except ValidationError as exc:
             return error_response(400, "invalid_config", describe_validation_error(exc))
-        if (
-            config.credential
-            and config.credential.lower() not in services.settings.query_credentials
-        ):
-            return error_response(
-                400, "invalid_config", f"credential: unknown credential {config.credential!r}"
-            )
-        query = await repo.create(
+        refused = refusal(config, caller)
+        if refused is not None:
+            return refused
+        created = await repo.create_limited(
             user_id=user_id,
             config=config.model_dump(mode="json"),
             max_pages=config.max_pages,
             max_rows=config.max_rows,
+            max_active=services.settings.query_max_running_per_user,
         )
-        return await start(repo, query)
+        if created is None:
+            return too_many()
+        return await start(repo, created)
 
     async def status(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)
@@ -166,10 +203,20 @@ def routes(services: Services) -> list[BaseRoute]:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        resumed = await repo.resume(query.id)
-        if resumed is None:
+        try:  # the binding is checked again (it may have changed); caps apply in the run
+            refused = refusal(QueryConfig.model_validate(query.config), caller, caps=False)
+        except ValidationError:
+            refused = None  # a config stored before a change: its run says what is wrong
+        if refused is not None:
+            return refused
+        resumed = await repo.resume_limited(
+            query.id, max_active=services.settings.query_max_running_per_user
+        )
+        if resumed.limited:
+            return too_many()
+        if resumed.query is None:
             return error_response(409, "not_resumable", f"a {query.status} query cannot resume")
-        return await start(repo, resumed)
+        return await start(repo, resumed.query)
 
     async def cancel(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)

@@ -66,8 +66,11 @@ def pages_api(
 
 
 def query_settings() -> dict[str, Any]:
-    """Settings overrides: the JWT secret, the `acme` credential and a Google API key."""
+    """Settings overrides: the JWT secret, the `acme` credential (bound to the fake API's host)
+    and a Google API key (bound to Google's API host by default)."""
     return {
         "supabase_jwt_secret": JWT_SECRET,
         "query_credentials": {"acme": "Bearer acme-token", "google": GOOGLE_KEY},
+        "query_credential_hosts": {"acme": "api.acme.test"},
+        "query_min_page_delay_s": 0,  # each test picks its delays; the floor has its own test
     }

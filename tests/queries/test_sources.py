@@ -12,6 +12,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
+from inngest_app.outbound import GuardedClient
 from inngest_app.queries.config import GoogleSearchSource, HttpJsonSource, QueryConfig
 from inngest_app.queries.fetch import (
     RateLimited,
@@ -230,9 +231,13 @@ async def test_source_client_sends_the_credential_and_the_configured_request() -
         route = mock.post("https://api.acme.test/items").respond(
             200, json={"data": {"items": [{"id": 1}, {"id": 2}]}}
         )
-        async with httpx.AsyncClient() as http:
-            page = await SourceClient(http).fetch(
-                source, 3, authorization="Bearer acme-token", now=NOW
+        async with GuardedClient() as outbound:
+            page = await SourceClient(outbound).fetch(
+                source,
+                3,
+                authorization="Bearer acme-token",
+                now=NOW,
+                bound_hosts=frozenset({"api.acme.test"}),
             )
     sent = route.calls.last.request
     assert sent.headers["authorization"] == "Bearer acme-token"
@@ -245,9 +250,9 @@ async def test_source_client_sends_the_credential_and_the_configured_request() -
 async def test_source_client_turns_network_trouble_into_a_transient_error() -> None:
     with respx.mock() as mock:
         mock.get("https://api.acme.test/items").mock(side_effect=httpx.ReadTimeout("slow"))
-        async with httpx.AsyncClient() as http:
+        async with GuardedClient() as outbound:
             with pytest.raises(TransientError, match="ReadTimeout"):
-                await SourceClient(http).fetch(_http(), 1, authorization=None, now=NOW)
+                await SourceClient(outbound).fetch(_http(), 1, authorization=None, now=NOW)
 
 
 def test_retry_after_as_an_http_date_in_the_past_is_zero() -> None:

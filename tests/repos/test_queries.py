@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -114,3 +115,39 @@ async def test_results_are_paged_by_keyset(pool: asyncpg.Pool) -> None:
     second = await repo.results(query.id, after=first.next, limit=3)
     assert [r.key for r in first.rows + second.rows] == [f"1-{i}" for i in range(5)]
     assert second.next is None
+
+
+async def test_the_running_cap_holds_under_concurrent_starts(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    created = await asyncio.gather(
+        *(
+            repo.create_limited(user_id="u1", config={}, max_pages=5, max_rows=100, max_active=3)
+            for _ in range(8)
+        )
+    )
+    assert sum(q is not None for q in created) == 3
+    other = await repo.create_limited(
+        user_id="u2", config={}, max_pages=5, max_rows=100, max_active=3
+    )
+    assert other is not None  # per user
+
+
+async def test_resume_is_capped_and_ended_queries_free_a_slot(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    first = await repo.create_limited(
+        user_id="u1", config={}, max_pages=5, max_rows=100, max_active=1
+    )
+    assert first is not None
+    await repo.claim(first.id, "run")
+    await repo.fail(first.id, "run", error="down", code="source_unavailable", retriable=True)
+    second = await repo.create_limited(
+        user_id="u1", config={}, max_pages=5, max_rows=100, max_active=1
+    )
+    assert second is not None  # the failed one no longer counts
+    limited = await repo.resume_limited(first.id, max_active=1)
+    assert limited.limited and not limited.resumed and limited.query is None
+    await repo.cancel(second.id)
+    resumed = await repo.resume_limited(first.id, max_active=1)
+    assert resumed.resumed and resumed.query is not None and resumed.query.status == "pending"
+    not_resumable = await repo.resume_limited(second.id, max_active=1)
+    assert not not_resumable.resumed and not not_resumable.limited
