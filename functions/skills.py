@@ -15,10 +15,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import httpx
 import inngest
 
 from inngest_app.alerts import post_alert
 from inngest_app.events import TerminalEvent, parse_event
+from inngest_app.outbound import OutboundRefused
 from inngest_app.repos.skills import Channel, NotifyContext, RunStart, SkillsRepo, Sweep
 from inngest_app.services import Services
 from inngest_app.skills.events import (
@@ -32,10 +34,14 @@ from inngest_app.skills.events import (
     execute_data,
 )
 from inngest_app.skills.notify import (
+    WEBHOOK_DEADLINE_S,
+    WEBHOOK_MAX_BYTES,
     Delivery,
     NotifyError,
     TelegramClient,
     completion_text,
+    webhook_outcome,
+    webhook_payload,
 )
 from inngest_app.skills.providers import ProviderError
 from inngest_app.skills.runtime import skills_runtime
@@ -361,5 +367,27 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 async def _post_webhook(
     services: Services, url: str, text: str, context: NotifyContext
 ) -> Delivery:
-    """The user's webhook channel (pending: the guarded outbound client)."""
-    return Delivery(ok=False, detail="webhook channels need the guarded outbound client")
+    """POST to the user's webhook through the guarded client, never to a private address (even
+    when queries may reach private networks); a refused URL is a final outcome, not a retry."""
+    output = context.output
+    assert output is not None  # noqa: S101 (checked by the caller)
+    payload = webhook_payload(
+        text=text,
+        run_id=str(context.run.id),
+        output_id=str(output.id),
+        skill=context.run.skill_name,
+    )
+    try:
+        response = await services.outbound.request(
+            "POST",
+            url,
+            json=payload,
+            max_bytes=WEBHOOK_MAX_BYTES,
+            deadline_s=WEBHOOK_DEADLINE_S,
+            allow_private=False,
+        )
+    except OutboundRefused as exc:
+        return Delivery(ok=False, detail=f"webhook refused ({exc.code}): {exc.message}")
+    except httpx.TransportError as exc:
+        raise NotifyError(f"webhook unreachable: {type(exc).__name__}") from None
+    return webhook_outcome(response.status_code)

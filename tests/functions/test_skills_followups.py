@@ -235,3 +235,39 @@ async def test_a_run_still_queued_after_its_resend_is_failed(
         row = await run_row(live, run_id)
         assert row["status"] == "failed" and "not started" in row["error"]
         assert await live.pool.fetchval("select count(*) from skill_alerts") == 1
+
+
+async def test_webhook_channels_go_through_the_guard_and_never_to_private_addresses(
+    start_live: LiveFactory, tmp_path: Path
+) -> None:
+    # even with private networks allowed for queries, a user's webhook may not reach one
+    settings = skill_settings(tmp_path, query_allow_private_networks=True)
+    async with start_live(**settings) as live:
+        live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
+        slack = "https://hooks.slack.test/services/T000/B000/XXXX"
+        hook = live.mock.post(slack).mock(return_value=httpx.Response(200, text="ok"))
+        flaky_url = "https://hooks.example.test/flaky"
+        flaky = live.mock.post(flaky_url).mock(
+            side_effect=[httpx.Response(503), httpx.Response(200)]
+        )
+        inside = live.mock.post(url__regex=r"^http://(10\.|169\.254\.|\[::1\])").mock(
+            return_value=httpx.Response(200)
+        )
+        good = await add_channel(live, "webhook", slack)
+        retried = await add_channel(live, "webhook", flaky_url)
+        private = await add_channel(live, "webhook", "http://10.0.0.7/hook")
+        metadata = await add_channel(live, "webhook", "http://169.254.169.254/latest/meta-data")
+        loopback = await add_channel(live, "webhook", "http://[::1]:8080/hook")
+        run_id, output_id = await completed_run(live)
+        [notify] = live.executor.runs("notify-completion")
+        assert notify.status == "completed", notify.error
+        outcomes = notify.output["outcomes"]
+        assert outcomes[f"notify-webhook-{good}"]["ok"] is True
+        assert outcomes[f"notify-webhook-{retried}"]["ok"] is True and flaky.call_count == 2
+        for refused in (private, metadata, loopback):
+            outcome = outcomes[f"notify-webhook-{refused}"]
+            assert outcome["ok"] is False and "private_address" in outcome["detail"]
+        assert inside.call_count == 0
+        posted = json.loads(hook.calls.last.request.content)
+        assert posted["runId"] == run_id and posted["outputId"] == output_id
+        assert "is ready" in posted["text"]
