@@ -317,7 +317,7 @@ language sql stable set search_path = public, pg_temp as $$
     select public.skill_output_json(o) from public.outputs o where o.id = p_id;
 $$;
 
--- What notify-completion needs: the run, its output and the user's channels.
+-- What notify-completion needs: the run, its output and the user's channels (at most 20).
 create or replace function public.skill_notify_context(p_run_id uuid) returns jsonb
 language sql stable set search_path = public, pg_temp as $$
     select jsonb_build_object(
@@ -326,7 +326,8 @@ language sql stable set search_path = public, pg_temp as $$
         'channels', coalesce((
             select jsonb_agg(jsonb_build_object('id', c.id, 'channel', c.channel,
                                                 'target', c.target) order by c.created_at, c.id)
-              from public.user_channels c where c.user_id = r.user_id), '[]'::jsonb))
+              from (select * from public.user_channels u where u.user_id = r.user_id
+                     order by u.created_at, u.id limit 20) c), '[]'::jsonb))
       from public.runs r where r.id = p_run_id;
 $$;
 
