@@ -4,19 +4,24 @@ Each provider returns the text and token counts of one completion, or raises `Pr
 saying whether trying again can help. The SDKs' own retries are off (Inngest owns retries: a
 retryable error is raised inside the step, which the platform retries) and every call has an
 explicit timeout. The SDKs are handed the app's `httpx.AsyncClient`, so respx pins them in tests.
+They are imported only when their provider is built: importing both costs seconds at start-up,
+which `make dev` with the template provider should not pay.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import anthropic
 import httpx
-import openai
 
 from inngest_app.skills.library import Skill
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_AFTER_S = 300.0
@@ -112,7 +117,8 @@ class AnthropicProvider:
     def __init__(
         self, *, api_key: str, http: httpx.AsyncClient, timeout_s: float, base_url: str | None
     ) -> None:
-        self._client = anthropic.AsyncAnthropic(
+        self._sdk: Any = importlib.import_module("anthropic")
+        self._client: anthropic.AsyncAnthropic = self._sdk.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
@@ -123,16 +129,17 @@ class AnthropicProvider:
     async def complete(
         self, *, skill: Skill, model: str, prompt: str, max_tokens: int
     ) -> Completion:
+        sdk = self._sdk
         try:
             message = await self._client.messages.create(
                 model=model,
                 max_tokens=max_tokens,
-                system=skill.system if skill.system else anthropic.omit,
+                system=skill.system if skill.system else sdk.omit,
                 messages=[{"role": "user", "content": prompt}],
             )
-        except anthropic.APIStatusError as exc:
+        except sdk.APIStatusError as exc:
             raise status_error(self.name, exc.status_code, exc.body, exc.response.headers) from None
-        except anthropic.APIConnectionError as exc:  # includes timeouts
+        except sdk.APIConnectionError as exc:  # includes timeouts
             raise ProviderError(
                 f"{self.name} unreachable: {type(exc).__name__}", retryable=True
             ) from None
@@ -159,7 +166,8 @@ class OpenAIProvider:
         timeout_s: float,
         base_url: str | None,
     ) -> None:
-        self._client = openai.AsyncOpenAI(
+        self._sdk: Any = importlib.import_module("openai")
+        self._client: openai.AsyncOpenAI = self._sdk.AsyncOpenAI(
             # local OpenAI-compatible servers take any key; the SDK insists on one
             api_key=api_key or "unused",
             base_url=base_url,
@@ -175,13 +183,14 @@ class OpenAIProvider:
         if skill.system:
             messages.append({"role": "system", "content": skill.system})
         messages.append({"role": "user", "content": prompt})
+        sdk = self._sdk
         try:
             answer = await self._client.chat.completions.create(
                 model=model, messages=messages, max_tokens=max_tokens
             )
-        except openai.APIStatusError as exc:
+        except sdk.APIStatusError as exc:
             raise status_error(self.name, exc.status_code, exc.body, exc.response.headers) from None
-        except openai.APIConnectionError as exc:  # includes timeouts
+        except sdk.APIConnectionError as exc:  # includes timeouts
             raise ProviderError(
                 f"{self.name} unreachable: {type(exc).__name__}", retryable=True
             ) from None
