@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("driver", "serve", "monitoring", "queries", "stripe_webhook", "outbound")
+BENCHMARKS = (
+    "driver",
+    "serve",
+    "monitoring",
+    "queries",
+    "stripe_webhook",
+    "outbound",
+    "search_path",
+    "executor_e2e",
+)
 
 
 def main(argv: list[str]) -> int:

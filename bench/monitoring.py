@@ -2,9 +2,11 @@
 
 1. Signed step invocations per second with the recorder on vs off (same app, same function,
    in-process ASGI, alternating paired rounds; ratio = median of per-pair ratios; target >= 0.90).
-2. Stats API latency over 1,000,000 execution rows (p50 of repeated requests; target < 100 ms),
-   against a naive baseline in the same process: fetch every row of the window and aggregate in
-   Python. Reports the ratio.
+2. Stats API latency over 1,000,000 execution rows: the first (cold) request, which builds the
+   daily rollups, beside the warm p50 of repeated requests (target < 100 ms). Two baselines in
+   the same process: the fair one, ONE aggregate SQL query over the raw table with its indexes
+   (totals, by function with exact p50/p95, by trigger type, by day, by user), and a naive one
+   that fetches every row of the window and aggregates in Python. Reports the ratios.
 """
 
 from __future__ import annotations
@@ -151,6 +153,42 @@ async def _naive(dsn: str, start: dt.datetime, end: dt.datetime) -> dict[str, An
     }
 
 
+# The fair baseline: the same aggregates in one statement over the raw rows (no rollups).
+AGGREGATE_SQL = """
+with w as materialized (
+    select * from inngest_function_executions where started_at >= $1 and started_at < $2
+)
+select jsonb_build_object(
+    'total', (select count(*) from w),
+    'successful', (select count(*) from w where status = 'completed'),
+    'steps', (select coalesce(sum(step_count + other_step_count), 0) from w),
+    'byFunction', (select jsonb_agg(f) from (
+        select function_id, count(*) as n, sum(step_count + other_step_count) as steps,
+               round(avg(duration_ms)) as avg_ms,
+               percentile_disc(0.5) within group (order by duration_ms) as p50,
+               percentile_disc(0.95) within group (order by duration_ms) as p95
+          from w group by function_id) f),
+    'byTrigger', (select jsonb_agg(t) from (
+        select trigger_type, count(*) as n from w group by trigger_type) t),
+    'byDay', (select jsonb_agg(d) from (
+        select (started_at at time zone 'UTC')::date as day, count(*) as n,
+               sum(step_count + other_step_count) as steps, round(avg(duration_ms)) as avg_ms
+          from w group by 1) d),
+    'byUser', (select jsonb_agg(u) from (
+        select user_id, count(*) as n from w where user_id is not null group by user_id) u)
+)::text
+"""
+
+
+async def _aggregate(dsn: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        result: dict[str, Any] = json.loads(await conn.fetchval(AGGREGATE_SQL, start, end))
+        return result
+    finally:
+        await conn.close()
+
+
 async def _stats_latency(dsn: str) -> dict[str, Any]:
     await _fill(dsn)
     app = create_app(_settings(dsn, monitoring=False))
@@ -177,18 +215,29 @@ async def _stats_latency(dsn: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         naive = await _naive(dsn, start, now + dt.timedelta(seconds=1))
         naive_ms.append((time.perf_counter() - t0) * 1000)
-    assert naive["total"] == body["totalExecutions"] == ROWS, (
+    aggregate_ms, aggregate = [], {}
+    for _ in range(5):
+        t0 = time.perf_counter()
+        aggregate = await _aggregate(dsn, start, now + dt.timedelta(seconds=1))
+        aggregate_ms.append((time.perf_counter() - t0) * 1000)
+    assert naive["total"] == body["totalExecutions"] == aggregate["total"] == ROWS, (
         naive["total"],
         body["totalExecutions"],
+        aggregate["total"],
     )
+    warm, cold = statistics.median(api_ms), first_ms
+    one_query = statistics.median(aggregate_ms)
     return {
         "rows": ROWS,
-        "first_request_ms_building_rollups": round(first_ms),
-        "stats_api_p50_ms": round(statistics.median(api_ms), 1),
-        "stats_api_p95_ms": round(sorted(api_ms)[int(len(api_ms) * 0.95) - 1], 1),
+        "stats_api_cold_first_request_ms": round(cold),  # builds the daily rollups
+        "stats_api_warm_p50_ms": round(warm, 1),
+        "stats_api_warm_p95_ms": round(sorted(api_ms)[int(len(api_ms) * 0.95) - 1], 1),
+        "baseline_one_aggregate_query_p50_ms": round(one_query, 1),
+        "warm_speedup_vs_aggregate_query": round(one_query / warm, 1),
+        "cold_speedup_vs_aggregate_query": round(one_query / cold, 2),
         "naive_fetch_all_p50_ms": round(statistics.median(naive_ms), 1),
-        "speedup_vs_naive": round(statistics.median(naive_ms) / statistics.median(api_ms), 1),
-        "target_p50_ms": 100,
+        "warm_speedup_vs_naive": round(statistics.median(naive_ms) / warm, 1),
+        "target_warm_p50_ms": 100,
     }
 
 

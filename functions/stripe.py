@@ -8,8 +8,8 @@ an event older than the one already applied to a subscription or payment is reco
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 import inngest
@@ -32,7 +32,9 @@ from inngest_app.stripe.events import (
     CheckoutCompleted,
     InvoiceEvent,
     PaymentIntentEvent,
+    StripeEventData,
     SubscriptionEvent,
+    refuses_test_event,
 )
 from inngest_app.stripe.objects import CheckoutSession, Subscription
 from inngest_app.stripe.state import (
@@ -44,6 +46,7 @@ from inngest_app.stripe.state import (
 )
 
 RETRIES = 3
+Data = TypeVar("Data", bound=StripeEventData)
 
 
 async def _stored(call: Callable[[], Awaitable[EventResult]]) -> dict[str, Any]:
@@ -91,6 +94,17 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     def repo() -> BillingRepo:
         return BillingRepo(services.transport)
 
+    def parse(model: type[Data], data: Mapping[str, Any] | None, event: str) -> Data:
+        """The event's data, parsed once; a test-mode event in a live deployment ends the run
+        before any effect (the webhook refuses those too, but replays and sends bypass it)."""
+        parsed = parse_event(model, data, event=event)
+        if refuses_test_event(settings, livemode=parsed.livemode):
+            raise inngest.NonRetriableError(
+                f"{event} {parsed.id} is a test-mode event (livemode: false) and this "
+                "deployment is live; set STRIPE_ALLOW_TEST_EVENTS=1 to apply it"
+            )
+        return parsed
+
     def ledger_step(
         data: PaymentIntentEvent | SubscriptionEvent | InvoiceEvent,
         write: Callable[..., Awaitable[EventResult]],
@@ -136,7 +150,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_checkout_completed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(CheckoutCompleted, ctx.event.data, event=CHECKOUT_SESSION_COMPLETED)
+        data = parse(CheckoutCompleted, ctx.event.data, CHECKOUT_SESSION_COMPLETED)
         session = data.object
         user_id = checkout_user(session)
         sub_state = None
@@ -188,7 +202,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_succeeded(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_SUCCEEDED)
+        data = parse(PaymentIntentEvent, ctx.event.data, PAYMENT_INTENT_SUCCEEDED)
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=True)
         )
@@ -201,7 +215,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def process_payment_failed(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(PaymentIntentEvent, ctx.event.data, event=PAYMENT_INTENT_PAYMENT_FAILED)
+        data = parse(PaymentIntentEvent, ctx.event.data, PAYMENT_INTENT_PAYMENT_FAILED)
         record = ledger_step(
             data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=False)
         )
@@ -228,7 +242,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def sync_subscription(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(SubscriptionEvent, ctx.event.data, event=ctx.event.name)
+        data = parse(SubscriptionEvent, ctx.event.data, ctx.event.name)
         apply = ledger_step(
             data, BillingRepo.sync_subscription, subscription=subscription_state(data.object)
         )
@@ -244,7 +258,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=RETRIES,
     )
     async def sync_invoice(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(InvoiceEvent, ctx.event.data, event=ctx.event.name)
+        data = parse(InvoiceEvent, ctx.event.data, ctx.event.name)
         state = invoice_subscription_state(data.object, paid=ctx.event.name == INVOICE_PAID)
         apply = ledger_step(data, BillingRepo.sync_subscription, subscription=state)
         return await ctx.step.run("apply-invoice", apply)

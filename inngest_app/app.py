@@ -15,10 +15,12 @@ import asyncpg
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from functions import build_functions
+from inngest_app.bodylimit import SDK_MAX_BODY_BYTES, BodyLimit
 from inngest_app.client import build_client, close_client
 from inngest_app.logs import configure_logging
 from inngest_app.monitoring.metrics import RunMetrics
@@ -27,6 +29,7 @@ from inngest_app.monitoring.recorder import Recorder
 from inngest_app.outbound import GuardedClient
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.routes import build_routes
+from inngest_app.routes.stripe import MAX_BODY_BYTES, WEBHOOK_PATH
 from inngest_app.serve import error_response, inngest_routes
 from inngest_app.services import Services
 from inngest_app.settings import Settings, load_settings
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. `settings=None` reads (and validates) the environment."""
     settings = settings or load_settings()
+    settings.check_dev_mode()
     configure_logging(
         fmt=settings.log_format.value, level=settings.log_level, secrets=settings.secret_values()
     )
@@ -57,11 +61,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             serve_path=settings.inngest_serve_path,
             serve_origin=settings.inngest_serve_origin,
             max_signature_age_s=settings.inngest_signature_max_age_s,
+            allow_unsigned_sync=settings.inngest_allow_unsigned_sync,
+            trust_proxy_headers=settings.inngest_trust_proxy_headers,
         ),
         *build_routes(services),
     ]
+    body_limits = {settings.inngest_serve_path: SDK_MAX_BODY_BYTES, WEBHOOK_PATH: MAX_BODY_BYTES}
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(BodyLimit, limits=body_limits)],
         lifespan=lambda _app: _lifespan(services),
         exception_handlers={HTTPException: _http_error},
     )

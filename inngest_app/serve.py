@@ -8,6 +8,12 @@ with a 500: in cloud mode a signature whose timestamp is more than `max_signatur
 now (the SDK checks the HMAC but not the age, so a captured request could be replayed forever);
 a POST whose body is not a JSON object, whose `fnId` is missing or unknown, or which comes from
 the wrong kind of server. Each refusal is a 4xx with a JSON `{"error", "code"}` body.
+
+Sync (PUT) in cloud mode: an unsigned PUT is refused (401) unless `allow_unsigned_sync`; a signed
+in-band sync (Inngest Cloud's dashboard) answers with the app's signed configuration, for the URL
+in its signed body. An out-of-band sync registers the URL at `serve_origin`, or, only when
+`trust_proxy_headers`, the origin in `X-Forwarded-Proto`/`X-Forwarded-Host`: never the `Host`
+header of a request anyone can send.
 """
 
 from __future__ import annotations
@@ -36,26 +42,47 @@ def inngest_routes(
     public_path: str | None = None,
     streaming: const.Streaming | None = None,
     max_signature_age_s: int = DEFAULT_MAX_SIGNATURE_AGE_S,
+    allow_unsigned_sync: bool = False,
+    trust_proxy_headers: bool = False,
     clock: typing.Callable[[], float] = time.time,
 ) -> list[Route]:
     """The route serving `functions` at `serve_path` for GET, PUT and POST."""
+    cloud = client._mode == server_lib.ServerKind.CLOUD
     handler = comm_lib.CommHandler(
         client=client,
-        enable_unauthed_sync=None,
+        # Dev mode (None): the Dev Server's PUTs are unsigned. Cloud: signed unless allowed.
+        enable_unauthed_sync=allow_unsigned_sync if cloud else None,
         framework=FRAMEWORK,
         functions=functions,
         streaming=streaming,
     )
     known_ids = _function_ids(client, functions)
-    cloud = client._mode == server_lib.ServerKind.CLOUD
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
         headers = dict(request.headers.items())
         if cloud:
+            signed = _SIGNATURE_HEADER in headers
+            if not signed and (
+                request.method == "POST" or (request.method == "PUT" and not allow_unsigned_sync)
+            ):
+                # Refused before the body is read: unsigned callers cost us nothing.
+                return error_response(401, "sig_verification_failed", "the request is unsigned")
             refusal = _stale_signature(headers, now=clock(), max_age_s=max_signature_age_s)
             if refusal is not None:
                 return refusal
+            if (
+                request.method == "PUT"
+                and not _in_band(headers)
+                and serve_origin is None
+                and not trust_proxy_headers
+            ):
+                return error_response(
+                    400,
+                    "serve_origin_required",
+                    "set INNGEST_SERVE_ORIGIN to sync out of band (or sync in band from Inngest "
+                    "Cloud, or run `python -m inngest_app register`)",
+                )
+        body = await request.body()
         if request.method == "POST":
             refusal = _refuse_post(request, body, headers, known_ids, cloud=cloud)
             if refusal is not None:
@@ -70,7 +97,7 @@ def inngest_routes(
             public_path=public_path,
             query_params=dict(request.query_params.items()),
             raw_request=request,
-            request_url=str(request.url),
+            request_url=_request_url(request, trust_proxy_headers=trust_proxy_headers),
             serve_origin=serve_origin,
             serve_path=serve_path,
         )
@@ -78,11 +105,40 @@ def inngest_routes(
             comm_res = handler.get_sync(comm_req)
         elif request.method == "PUT":
             comm_res = await handler.put(comm_req)
+            if comm_res.status_code < 400 and _refused_registration(comm_res.body):
+                # The SDK (0.5) relays Inngest's refusal of an out-of-band sync with a 200.
+                comm_res.status_code = 502
         else:
             comm_res = await handler.post(comm_req)
         return _to_response(client, comm_res)
 
     return [Route(serve_path, endpoint, methods=["GET", "PUT", "POST"], name="inngest")]
+
+
+_SIGNATURE_HEADER = server_lib.HeaderKey.SIGNATURE.value.lower()
+
+
+def _in_band(headers: dict[str, str]) -> bool:
+    kind = headers.get(server_lib.HeaderKey.SYNC_KIND.value.lower())
+    return kind == server_lib.SyncKind.IN_BAND.value
+
+
+def _request_url(request: Request, *, trust_proxy_headers: bool) -> str:
+    """The URL the request was made to: as the proxy says when trusted, else as received
+    (in cloud mode that URL is only used when `serve_origin` overrides its origin)."""
+    if not trust_proxy_headers:
+        return str(request.url)
+
+    def first(name: str) -> str:
+        return request.headers.get(name, "").split(",")[0].strip()
+
+    scheme = first("x-forwarded-proto") or request.url.scheme
+    host = first("x-forwarded-host") or request.url.netloc
+    return str(request.url.replace(scheme=scheme, netloc=host))
+
+
+def _refused_registration(body: object) -> bool:
+    return isinstance(body, dict) and bool(body.get("error"))
 
 
 def _function_ids(
@@ -115,7 +171,7 @@ def _bad_signature(handler: comm_lib.CommHandler, body: bytes, headers: dict[str
 
 
 def _stale_signature(headers: dict[str, str], *, now: float, max_age_s: int) -> Response | None:
-    header = headers.get(server_lib.HeaderKey.SIGNATURE.value.lower())
+    header = headers.get(_SIGNATURE_HEADER)
     if header is None:
         return None  # the SDK answers unsigned requests itself
     stamp = urllib.parse.parse_qs(header).get("t", [""])[0]

@@ -16,6 +16,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DEV_SERVER_URL = "http://localhost:8288"
+# Keys that only a production deployment holds; dev mode refuses to start with any of them.
+PRODUCTION_KEY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "INNGEST_SIGNING_KEY": ("signkey-prod-",),
+    "INNGEST_SIGNING_KEY_FALLBACK": ("signkey-prod-",),
+    "STRIPE_API_KEY": ("sk_live_", "rk_live_"),
+}
 DEFAULT_SKILLS_DIR = Path(__file__).resolve().parent / "skills" / "catalog"
 
 
@@ -53,6 +59,11 @@ class Settings(BaseSettings):
     inngest_serve_path: str = "/api/inngest"
     # Refuse signed requests whose timestamp is further than this from now (replay guard).
     inngest_signature_max_age_s: int = Field(300, ge=1)
+    # Cloud mode: an unsigned PUT /api/inngest (out-of-band sync) is refused unless this is on.
+    inngest_allow_unsigned_sync: bool = False
+    # Take the sync URL's origin from X-Forwarded-Proto/-Host (or Host): only behind a proxy
+    # that sets them. Otherwise the origin is INNGEST_SERVE_ORIGIN, never a request header.
+    inngest_trust_proxy_headers: bool = False
 
     # --- Storage -------------------------------------------------------------------------
     database_url: SecretStr | None = None
@@ -79,6 +90,8 @@ class Settings(BaseSettings):
     monitoring_flush_batch: int = Field(500, ge=1)
     monitoring_buffer_max: int = Field(10_000, ge=1)
     supabase_jwt_secret: SecretStr | None = None
+    supabase_jwt_audience: str = "authenticated"
+    supabase_jwt_roles: str = "authenticated"  # comma-separated roles a user token may carry
     alert_webhook_url: str | None = None
     alert_max_steps_per_hour: int | None = Field(None, ge=1)
     alert_max_failures_per_hour: int | None = Field(None, ge=1)
@@ -107,6 +120,14 @@ class Settings(BaseSettings):
     # --- Stripe --------------------------------------------------------------------------
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_key: SecretStr | None = None
+    # Live deployment: test-mode (`livemode: false`) events change no billing unless allowed.
+    # Unset means live exactly when STRIPE_API_KEY is a live key (sk_live_/rk_live_).
+    stripe_livemode: bool | None = None
+    stripe_allow_test_events: bool = False
+
+    # --- HTTP hardening ------------------------------------------------------------------
+    metrics_token: SecretStr | None = None  # when set, GET /metrics needs it as a bearer token
+    query_streams_per_user: int = Field(5, ge=1)  # concurrent SSE progress streams per caller
 
     # --- Skills --------------------------------------------------------------------------
     skills_dir: Path = DEFAULT_SKILLS_DIR
@@ -140,6 +161,18 @@ class Settings(BaseSettings):
         return level
 
     @model_validator(mode="after")
+    def _no_empty_secrets(self) -> Settings:
+        # An empty key would sign and verify with "" (a forged call then passes): refuse it.
+        empty = [name for name, value in self._secrets() if not value.strip()]
+        if self.stripe_webhook_secret is not None and not self.stripe_webhook_secrets:
+            empty.append("STRIPE_WEBHOOK_SECRET")
+        if empty:
+            raise ValueError(
+                f"{', '.join(sorted(set(empty)))}: empty or blank; unset it or give the real value"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cloud_needs_keys(self) -> Settings:
         if not self.inngest_dev:
             missing = [
@@ -155,13 +188,61 @@ class Settings(BaseSettings):
                     f"cloud mode (INNGEST_DEV unset) requires {' and '.join(missing)}; "
                     "set INNGEST_DEV=1 for local development"
                 )
-        if (self.supabase_url is None) != (self.supabase_service_role_key is None):
+        if (self.supabase_url is None) != (self.supabase_service_role_key is None) and (
+            self.database_url is None or self.supabase_url is None
+        ):
+            # With a DSN, SUPABASE_URL alone is fine: it names the JWT issuer and its JWKS.
             raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set together")
         if self.skill_provider == "anthropic" and self.anthropic_api_key is None:
             raise ValueError("SKILL_PROVIDER=anthropic requires ANTHROPIC_API_KEY")
         if self.skill_provider == "openai" and not (self.openai_base_url or self.openai_api_key):
             raise ValueError("SKILL_PROVIDER=openai requires OPENAI_BASE_URL or OPENAI_API_KEY")
         return self
+
+    def check_dev_mode(self) -> None:
+        """`SettingsError` when dev mode (no signature checks, an open test-event route) would
+        serve with production keys. Checked when the app starts, not by every tool that loads
+        settings (migrations force dev mode only to skip the Inngest keys)."""
+        if not self.inngest_dev:
+            return
+        live = [
+            name
+            for name, value in self._secrets()
+            if value.startswith(PRODUCTION_KEY_PREFIXES.get(name, ()))
+        ]
+        if live:
+            raise SettingsError(
+                f"dev mode (INNGEST_DEV=1) refuses production keys: {', '.join(live)}; "
+                "dev mode checks no signatures and must never hold them"
+            )
+
+    def _secrets(self) -> list[tuple[str, str]]:
+        """(environment variable, value) of every secret setting that is set."""
+        found: list[tuple[str, str]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.append((name.upper(), value.get_secret_value()))
+            elif isinstance(value, dict):
+                found.extend(
+                    (f"{name.upper()}__{key.upper()}", v.get_secret_value())
+                    for key, v in value.items()
+                    if isinstance(v, SecretStr)
+                )
+        return found
+
+    @property
+    def stripe_live(self) -> bool:
+        """Whether this deployment bills for real (test-mode events must then change nothing)."""
+        if self.stripe_livemode is not None:
+            return self.stripe_livemode
+        key = self.stripe_api_key
+        return key is not None and key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+
+    @property
+    def supabase_issuer(self) -> str | None:
+        """The `iss` of Supabase's user tokens, when SUPABASE_URL is set."""
+        return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
 
     @property
     def skill_provider_name(self) -> Literal["anthropic", "openai", "template"]:

@@ -7,6 +7,9 @@
    on schedule), so events sent through the API run end to end with no internet.
 4. uvicorn serves `inngest_app.main:app` with reload on http://localhost:8000, and the app is
    synced (`PUT /api/inngest`) as soon as it answers.
+
+Dev mode checks no signatures and has an open test-event route: it binds 127.0.0.1 unless `HOST`
+says otherwise, and refuses to start with production keys (`signkey-prod-…`, Stripe live keys).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_PORT = int(os.environ.get("PORT", "8000"))
+APP_HOST = os.environ.get("HOST", "127.0.0.1")  # dev mode is never for a reachable host
 APP_URL = f"http://localhost:{APP_PORT}"
 DEV_SERVER_HINT = f"npx inngest-cli@latest dev -u {APP_URL}/api/inngest"
 
@@ -51,12 +55,29 @@ def wait_for(url: str, seconds: float) -> bool:
     return False
 
 
+def dev_mode_refusal() -> str | None:
+    """Why the environment must not run in dev mode (e.g. production keys), or None."""
+    from inngest_app.settings import SettingsError, load_settings
+
+    try:
+        load_settings().check_dev_mode()
+    except SettingsError as exc:
+        return str(exc)
+    return None
+
+
 def main() -> int:
     """Run the service for development until interrupted."""
+    os.environ.setdefault("INNGEST_DEV", "1")
     env = dict(os.environ)
-    env.setdefault("INNGEST_DEV", "1")
     base_url = env.setdefault("INNGEST_BASE_URL", "http://localhost:8288")
     python = sys.executable
+    refusal = dev_mode_refusal()
+    if refusal:
+        log(refusal)
+        return 2
+    if APP_HOST not in ("127.0.0.1", "localhost", "::1"):
+        log(f"HOST={APP_HOST}: dev mode is reachable from other machines, unauthenticated")
 
     if subprocess.call([python, "scripts/migrate.py"], cwd=ROOT, env=env) != 0:  # noqa: S603
         log("migrations failed; not starting")
@@ -99,7 +120,7 @@ def main() -> int:
                 "inngest_app.main:app",
                 "--reload",
                 "--host",
-                "0.0.0.0",  # noqa: S104
+                APP_HOST,
                 "--port",
                 str(APP_PORT),
                 "--reload-dir",

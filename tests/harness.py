@@ -24,7 +24,7 @@ from inngest_app.app import create_app
 from inngest_app.services import Services
 from inngest_app.settings import Settings
 from inngest_app.testing import ManualClock, TestExecutor
-from inngest_app.testing.live import serve_asgi
+from inngest_app.testing.live import free_port, serve_asgi
 
 SIGNING_KEY = "signkey-test-" + "5e" * 32
 EVENT_KEY = "test-event-key"
@@ -57,21 +57,26 @@ def live_factory(make_settings: Callable[..., Settings], database_url: str) -> L
             signing_key=SIGNING_KEY if cloud else None,
             event_key=EVENT_KEY if cloud else None,
             clock=clock,
+            max_in_flight=16,  # runs driven concurrently, as offline and on the platform
         )
         with respx.mock(assert_all_called=False) as mock:
             mock.route(host="127.0.0.1").pass_through()
             async with serve_asgi(executor.asgi) as executor_url:
                 base: dict[str, Any] = {"inngest_base_url": executor_url}
+                port = 0
                 if cloud:
+                    # Cloud mode registers INNGEST_SERVE_ORIGIN, never the request's Host.
+                    port = free_port()
                     base = {
                         "inngest_dev": False,
                         "inngest_signing_key": SIGNING_KEY,
                         "inngest_event_key": EVENT_KEY,
                         "inngest_api_base_url": executor_url,
                         "inngest_event_api_base_url": executor_url,
+                        "inngest_serve_origin": f"http://127.0.0.1:{port}",
                     }
                 app = create_app(make_settings(**{**base, **overrides}))
-                async with serve_asgi(app) as app_url:
+                async with serve_asgi(app, port=port) as app_url:
                     synced = await executor.sync(f"{app_url}/api/inngest")
                     if synced.status_code != 200 or not executor.functions:
                         raise RuntimeError(f"sync failed: {synced.status_code} {synced.text}")

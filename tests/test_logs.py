@@ -36,3 +36,43 @@ def test_text_format_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
         assert "WARNING" in line and "hello world" in line and not line.startswith("{")
     finally:
         configure_logging(fmt="text", level="WARNING")
+
+
+def test_tracebacks_and_extra_fields_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "whsec_supersecretvalue"
+    configure_logging(fmt="json", level="INFO", secrets=[secret])
+    try:
+        try:
+            raise RuntimeError(f"upstream refused key {secret}")
+        except RuntimeError:
+            logging.getLogger("inngest_app.test").exception(
+                "failed", extra={"header": f"Bearer {secret}", "payload": {"key": secret}}
+            )
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert secret not in line
+        entry = json.loads(line)
+        assert "RuntimeError: upstream refused key ***" in entry["exc"]
+        assert entry["header"] == "Bearer ***" and "***" in entry["payload"]
+    finally:
+        configure_logging(fmt="text", level="WARNING")
+
+
+def test_uvicorns_own_tracebacks_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "sk_live_anothersecretvalue"
+    server_logger = logging.getLogger("uvicorn.error")
+    server_handler = logging.StreamHandler()
+    server_logger.addHandler(server_handler)
+    server_logger.propagate = False
+    try:
+        configure_logging(fmt="text", level="INFO", secrets=[secret])
+        try:
+            raise ValueError(secret)
+        except ValueError:
+            server_logger.exception("Exception in ASGI application")
+        output = capsys.readouterr().err
+        assert "Exception in ASGI application" in output and "ValueError: ***" in output
+        assert secret not in output
+    finally:
+        server_logger.removeHandler(server_handler)
+        server_logger.propagate = True
+        configure_logging(fmt="text", level="WARNING")

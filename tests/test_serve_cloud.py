@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from inngest_app import serve
 from inngest_app.app import create_app
 from inngest_app.settings import Settings
 from inngest_app.testing.signing import sign, step_call
@@ -35,31 +38,35 @@ def cloud_settings(make_settings: Callable[..., Settings]) -> Settings:
     )
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        pytest.param({}, id="unsigned"),
-        pytest.param({"X-Inngest-Signature": f"t={int(time.time())}&s=" + "0" * 64}, id="forged"),
-        pytest.param(
-            {"X-Inngest-Signature": sign(call_body(), WRONG_KEY, int(time.time()))}, id="wrong-key"
-        ),
-        pytest.param(
-            {"X-Inngest-Signature": sign(call_body(), SIGNING_KEY, int(time.time()) - 600)},
-            id="10-minutes-old",
-        ),
-        pytest.param(
-            {"X-Inngest-Signature": sign(call_body(), SIGNING_KEY, int(time.time()) + 600)},
-            id="10-minutes-ahead",
-        ),
-        pytest.param({"X-Inngest-Signature": "t=yesterday&s=00"}, id="malformed"),
-    ],
-)
-async def test_refused_with_401(cloud_settings: Settings, headers: dict[str, str]) -> None:
+Signer = Callable[[bytes, int], dict[str, str]]
+
+
+def _signed(key: str, offset_s: int) -> Signer:
+    """Headers signed with `key`, `offset_s` from the moment of the request."""
+    return lambda body, now: {"X-Inngest-Signature": sign(body, key, now + offset_s)}
+
+
+# Built when the test runs (not at collection): a slow collection must not make the forged and
+# wrong-key cases pass for being stale instead.
+REFUSED: list[Any] = [
+    pytest.param(lambda body, now: {}, id="unsigned"),
+    pytest.param(lambda body, now: {"X-Inngest-Signature": f"t={now}&s=" + "0" * 64}, id="forged"),
+    pytest.param(_signed(WRONG_KEY, 0), id="wrong-key"),
+    pytest.param(_signed(SIGNING_KEY, -600), id="10-minutes-old"),
+    pytest.param(_signed(SIGNING_KEY, 600), id="10-minutes-ahead"),
+    pytest.param(lambda body, now: {"X-Inngest-Signature": "t=yesterday&s=00"}, id="malformed"),
+]
+
+
+@pytest.mark.parametrize("make_headers", REFUSED)
+async def test_refused_with_401(cloud_settings: Settings, make_headers: Signer) -> None:
     app = create_app(cloud_settings)
     async with in_process(app) as client:
+        body = call_body()
+        headers = make_headers(body, int(time.time()))
         response = await client.post(
             PING_URL,
-            content=call_body(),
+            content=body,
             headers={"X-Inngest-Server-Kind": "cloud", **headers},
         )
         assert response.status_code == 401, response.text
@@ -95,3 +102,50 @@ async def test_unknown_function_is_401_before_404_when_unsigned(cloud_settings: 
             headers={"X-Inngest-Server-Kind": "cloud"},
         )
         assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("offset_s", "status"),
+    [
+        pytest.param(-(120 - 1), 206, id="max-age-minus-1s-old"),
+        pytest.param(-(120 + 1), 401, id="max-age-plus-1s-old"),
+        pytest.param(120 - 1, 206, id="max-age-minus-1s-ahead"),
+        pytest.param(120 + 1, 401, id="max-age-plus-1s-ahead"),
+    ],
+)
+async def test_signature_max_age_setting_is_the_window(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    offset_s: int,
+    status: int,
+) -> None:
+    """`INNGEST_SIGNATURE_MAX_AGE_S=120` (not the default 300): 119 s either way is accepted,
+    121 s refused. The adapter's clock is pinned, so the edges do not depend on how fast
+    the test runs."""
+    now = int(time.time())
+    pinned = functools.partial(serve.inngest_routes, clock=lambda: float(now))
+    monkeypatch.setattr("inngest_app.app.inngest_routes", pinned)
+    settings = make_settings(
+        inngest_dev=False,
+        inngest_signing_key=SIGNING_KEY,
+        inngest_event_key="test-event-key",
+        inngest_api_base_url="http://127.0.0.1:9",
+        inngest_event_api_base_url="http://127.0.0.1:9",
+        inngest_signature_max_age_s=120,
+    )
+    app = create_app(settings)
+    async with in_process(app) as client:
+        body = call_body()
+        response = await client.post(
+            PING_URL,
+            content=body,
+            headers={
+                "X-Inngest-Server-Kind": "cloud",
+                "X-Inngest-Signature": sign(body, SIGNING_KEY, now + offset_s),
+            },
+        )
+        assert response.status_code == status, response.text
+        if status == 401:
+            assert response.json()["code"] == "sig_verification_failed"
+        pings = await app.state.services.pool.fetchval("select count(*) from pings")
+        assert pings == (1 if status == 206 else 0)

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from inngest_app.cli import stats, stripe
+from inngest_app.cli import stats, stripe, sync
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (stats, stripe)
+COMMAND_MODULES: tuple[ModuleType, ...] = (stats, stripe, sync)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

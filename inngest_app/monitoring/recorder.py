@@ -94,9 +94,11 @@ class Recorder:
             # a write stuck on a half-dead connection must not stall the recorder
             await asyncio.wait_for(self._repo().record(batch), self._write_timeout_s)
         except Exception as exc:  # any store failure: keep the batch, say so once per outage
+            # back at the front, in order; past the bound the oldest go, as in `record()`
+            # (observations recorded while the write was pending are newer than the batch)
             self._buffer.extendleft(reversed(batch))
             while len(self._buffer) > self._max:
-                self._buffer.pop()
+                self._buffer.popleft()
                 self.dropped += 1
                 self.metrics.dropped.inc()
             self.metrics.flush_failures.inc()

@@ -13,6 +13,7 @@ from inngest_app.settings import Settings
 
 PARAMETERS = frozenset({"startDate", "endDate", "functionId", "userId"})
 DEFAULT_WINDOW = dt.timedelta(days=30)
+MAX_WINDOW = dt.timedelta(days=366)  # a year of rows (raw or rolled up) is the most one call reads
 
 
 class StatsParameterError(ValueError):
@@ -36,11 +37,13 @@ def _parse_time(name: str, value: str, *, end: bool) -> dt.datetime:
             moment = dt.datetime.combine(day, dt.time(), dt.UTC)
             return moment + dt.timedelta(days=1) if end else moment  # endDate: its whole day
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment + dt.timedelta(microseconds=1) if end else moment
     except ValueError:
         raise StatsParameterError(f"{name}: not an ISO date or datetime: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment + dt.timedelta(microseconds=1) if end else moment
+    except OverflowError:  # e.g. endDate=9999-12-31: its end is past the last representable day
+        raise StatsParameterError(f"{name}: out of range: {value!r}") from None
 
 
 def parse_stats_query(params: Mapping[str, str], *, now: dt.datetime) -> StatsQuery:
@@ -49,13 +52,16 @@ def parse_stats_query(params: Mapping[str, str], *, now: dt.datetime) -> StatsQu
     if unknown:
         raise StatsParameterError(f"{unknown[0]}: unknown parameter")
     end = _parse_time("endDate", params["endDate"], end=True) if "endDate" in params else now
-    start = (
-        _parse_time("startDate", params["startDate"], end=False)
-        if "startDate" in params
-        else end - DEFAULT_WINDOW
-    )
+    if "startDate" in params:
+        start = _parse_time("startDate", params["startDate"], end=False)
+    elif end - dt.datetime.min.replace(tzinfo=dt.UTC) > DEFAULT_WINDOW:
+        start = end - DEFAULT_WINDOW
+    else:
+        raise StatsParameterError(f"endDate: out of range: {params['endDate']!r}")
     if start >= end:
         raise StatsParameterError("startDate: must be before endDate")
+    if end - start > MAX_WINDOW:
+        raise StatsParameterError(f"startDate: the window may span at most {MAX_WINDOW.days} days")
     function_id = params.get("functionId") or None
     user_id = params.get("userId") or None
     return StatsQuery(start=start, end=end, function_id=function_id, user_id=user_id)

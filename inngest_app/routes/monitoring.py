@@ -1,8 +1,13 @@
-"""`GET /api/inngest/monitoring` (usage, quota and cost) and `GET /metrics` (Prometheus)."""
+"""`GET /api/inngest/monitoring` (usage, quota and cost) and `GET /metrics` (Prometheus).
+
+`/metrics` is open unless `METRICS_TOKEN` is set; then it needs `Authorization: Bearer <token>`
+(Prometheus: `authorization: {credentials: ...}` in the scrape config).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 
 from starlette.requests import Request
@@ -31,7 +36,7 @@ def routes(services: Services) -> list[BaseRoute]:
     async def stats(request: Request) -> Response:
         now = dt.datetime.now(dt.UTC)
         try:
-            caller = authenticate(request, services.settings)
+            caller = await authenticate(request, services.settings)
             query = scope_for(caller, parse_stats_query(request.query_params, now=now))
             body = await run_stats(
                 ExecutionsRepo(services.transport),
@@ -50,7 +55,14 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(503, "store_unavailable", "storage is unavailable")
         return JSONResponse(body)
 
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        token = services.settings.metrics_token
+        if token is not None:
+            offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(offered.encode(), token.get_secret_value().encode()):
+                return error_response(
+                    401, "unauthorized", "send Authorization: Bearer <METRICS_TOKEN>"
+                )
         recorder = services.recorder
         if recorder is None:
             return error_response(404, "not_found", "monitoring is disabled")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import AuthError, Caller, authenticate
@@ -67,7 +68,7 @@ def routes(services: Services) -> list[BaseRoute]:
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                caller = authenticate(request, services.settings)
+                caller = await authenticate(request, services.settings)
                 return await handler(request, caller, QueriesRepo(services.transport))
             except AuthError as exc:
                 return error_response(
@@ -231,12 +232,30 @@ def routes(services: Services) -> list[BaseRoute]:
             logger.error("could not send %s for query %s: %s", QUERY_CANCELLED, query.id, exc)
         return JSONResponse(present(cancelled))
 
+    open_streams: dict[str, int] = {}  # progress streams open per caller, in this process
+
     async def stream(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        return StreamingResponse(
-            _progress(repo, query),
+        who = caller.user_id or "<admin>"
+        cap = services.settings.query_streams_per_user
+        if open_streams.get(who, 0) >= cap:
+            return error_response(
+                429, "too_many_streams", f"at most {cap} progress streams at a time per user"
+            )
+        open_streams[who] = open_streams.get(who, 0) + 1
+
+        def release() -> None:
+            open_streams[who] -= 1
+            if not open_streams[who]:
+                del open_streams[who]
+
+        # A stream outlives no token: it ends when the caller's token expires.
+        token_left = None if caller.expires_at is None else caller.expires_at - time.time()
+        return _CountedStream(
+            release,
+            _progress(repo, query, token_left_s=token_left),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -252,10 +271,30 @@ def routes(services: Services) -> list[BaseRoute]:
     ]
 
 
-async def _progress(repo: QueriesRepo, query: Query) -> AsyncIterator[bytes]:
-    """`progress` events whenever the query changes; the last one carries a terminal status."""
+class _CountedStream(StreamingResponse):
+    """A streaming response that calls `release` once it is over, however it ends."""
+
+    def __init__(self, release: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+async def _progress(
+    repo: QueriesRepo, query: Query, *, token_left_s: float | None = None
+) -> AsyncIterator[bytes]:
+    """`progress` events whenever the query changes; the last one carries a terminal status.
+    An `expired` event ends the stream when the caller's token does (`token_left_s`)."""
     last: dict[str, Any] | None = None
-    deadline = time.monotonic() + STREAM_MAX_S
+    expires = token_left_s is not None and token_left_s <= STREAM_MAX_S
+    deadline = time.monotonic() + (
+        STREAM_MAX_S if token_left_s is None else min(token_left_s, STREAM_MAX_S)
+    )
     current: Query | None = query
     while current is not None and time.monotonic() < deadline:
         view = present(current)
@@ -264,5 +303,7 @@ async def _progress(repo: QueriesRepo, query: Query) -> AsyncIterator[bytes]:
             last = view
         if current.status in TERMINAL or current.status == "paused":
             return
-        await asyncio.sleep(STREAM_POLL_S)
+        await asyncio.sleep(min(STREAM_POLL_S, max(0.0, deadline - time.monotonic())))
         current = await repo.get(query.id)
+    if expires and time.monotonic() >= deadline:
+        yield b'event: expired\ndata: {"error": "token expired", "code": "token_expired"}\n\n'

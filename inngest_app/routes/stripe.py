@@ -6,7 +6,8 @@ delivers again later. The Inngest event's id is the Stripe event id, so a redeli
 the event already sent is dropped by Inngest, and the functions' ledger guards the rest.
 
 A delivery that fails verification (unsigned, forged, tampered, older than 300 s) or that is not
-a JSON Stripe event is refused with 400 and a JSON error; nothing is stored or sent.
+a JSON Stripe event is refused with 400 and a JSON error; nothing is stored or sent. So is a
+test-mode event (`livemode: false`) in a live deployment, unless `STRIPE_ALLOW_TEST_EVENTS`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ from inngest_app.repos.billing import BillingRepo
 from inngest_app.serve import error_response
 from inngest_app.services import NotStartedError, Services
 from inngest_app.store import StoreError
-from inngest_app.stripe.events import EventError, inngest_event, parse_envelope
+from inngest_app.stripe.events import (
+    EventError,
+    inngest_event,
+    parse_envelope,
+    refuses_test_event,
+)
 from inngest_app.stripe.signature import DEFAULT_TOLERANCE_S, SignatureError, verify_signature
 from inngest_app.stripe.state import from_unix
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/api/stripe/webhook"
-MAX_BODY_BYTES = 1 << 20  # Stripe's events are a few kB; a megabyte is no webhook of theirs
+# Stripe's events are a few kB; a megabyte is no webhook of theirs (enforced by BodyLimit).
+MAX_BODY_BYTES = 1 << 20
 
 
 async def _mark_forwarded(repo: BillingRepo, event_id: str) -> None:
@@ -50,12 +57,7 @@ def routes(services: Services) -> list[BaseRoute]:
         if not secrets:
             # Stripe retries a 5xx for days: configuring the secret later loses nothing.
             return error_response(503, "not_configured", "STRIPE_WEBHOOK_SECRET is not set")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return error_response(413, "body_too_large", "the body exceeds 1 MiB")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return error_response(413, "body_too_large", "the body exceeds 1 MiB")
+        body = await request.body()  # at most MAX_BODY_BYTES: the app's BodyLimit middleware
         try:
             verify_signature(
                 body,
@@ -71,6 +73,11 @@ def routes(services: Services) -> list[BaseRoute]:
         except EventError as exc:
             logger.warning("stripe webhook refused: %s", exc)
             return error_response(400, "event_invalid", str(exc))
+        if refuses_test_event(services.settings, livemode=event.livemode):
+            logger.warning("stripe test-mode event %s refused by a live deployment", event.id)
+            return error_response(
+                400, "test_event_refused", "a test-mode event changes nothing in a live deployment"
+            )
 
         repo = BillingRepo(services.transport)
         try:

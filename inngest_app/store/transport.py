@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import decimal
 import json
@@ -16,6 +17,16 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
+_HTTP_STATUS = re.compile(r"^[1-5][0-9]{2}$")
+
+# SQLSTATE classes that say the call itself is wrong, so trying it again cannot help: feature
+# not supported, cardinality, data, integrity constraint, SQL routine, syntax or access (42883
+# "function does not exist" included), WITH CHECK OPTION, program limit, PL/pgSQL (P0001 is a
+# RAISE in our functions). Every other class is the server's state (08 connection, 40
+# serialization/deadlock, 53 resources, 55 lock not available, 57 shutdown or statement
+# timeout, 58 I/O, XX internal, 25 read-only during a failover...) and is worth a retry.
+_PERMANENT_CLASSES = frozenset({"0A", "21", "22", "23", "2F", "42", "44", "54", "P0"})
 
 
 class StoreError(Exception):
@@ -24,6 +35,42 @@ class StoreError(Exception):
     def __init__(self, message: str, *, retriable: bool) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+def sqlstate_retriable(sqlstate: str) -> bool:
+    """Whether an error with this SQLSTATE may succeed when the same call is made again."""
+    return sqlstate[:2].upper() not in _PERMANENT_CLASSES
+
+
+def status_retriable(status: int | None) -> bool:
+    """Whether an HTTP error status may clear up by itself (5xx, 408, 429; unknown: yes)."""
+    return status is None or status >= 500 or status in (408, 429)
+
+
+def postgrest_retriable(code: str | None, status: int | None) -> bool:
+    """Classify a PostgREST error by its `code`, else by the HTTP status.
+
+    PostgREST forwards Postgres errors with their SQLSTATE and raises its own as `PGRSTgxx`:
+    group 0 is the connection to the database (PGRST000-002 unavailable, 503; PGRST003 pool
+    timeout, 504) and X is internal, both retriable; groups 1 (request), 2 (schema cache,
+    PGRST202 "function not found") and 3 (JWT) are not. `PTxyz` carries status xyz. A body
+    without a code (a gateway's error page, or postgrest-py's stand-in that puts the status
+    in `code`) is judged by the status.
+    """
+    code = code or ""
+    if code.startswith("PGRST"):
+        group = code[5:6]
+        if group in ("0", "X"):
+            return True
+        if group in ("1", "2", "3"):
+            return False
+    elif code.startswith("PT") and _HTTP_STATUS.match(code[2:]):
+        return status_retriable(int(code[2:]))
+    elif _SQLSTATE.match(code):
+        return sqlstate_retriable(code)
+    elif status is None and _HTTP_STATUS.match(code):
+        status = int(code)
+    return status_retriable(status)
 
 
 class Transport(Protocol):
@@ -79,24 +126,39 @@ class PostgresTransport:
         names = tuple(args)
         try:
             return await self._pool.fetchval(self._statement(fn, names), *args.values())
-        except asyncpg.exceptions.RaiseError as exc:
-            # Our SQL functions raise with a message meant for the caller: bad input, not a fault.
+        except asyncpg.PostgresError as exc:
+            # the server's SQLSTATE; a lost connection is class 08 (ConnectionDoesNotExistError)
+            sqlstate = exc.sqlstate or ""
+            if sqlstate_retriable(sqlstate):
+                raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
             raise StoreError(f"{fn}: {exc}", retriable=False) from exc
-        except (
-            asyncpg.exceptions.DataError,
-            asyncpg.exceptions.IntegrityConstraintViolationError,
-            asyncpg.exceptions.SyntaxOrAccessError,
-        ) as exc:
-            raise StoreError(f"{fn}: {exc}", retriable=False) from exc
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except asyncpg.InterfaceError as exc:
+            # client side: an argument it cannot encode is bad input (a ValueError); a closed
+            # connection or pool is not
+            if isinstance(exc, ValueError):
+                raise StoreError(f"{fn}: {exc}", retriable=False) from exc
             raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
+        except (OSError, TimeoutError) as exc:
+            raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
+
+
+# The HTTP status of the last response the current task received: postgrest-py's APIError
+# keeps the body's code but drops the status, which a gateway's code-less error needs.
+_last_status: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "supabase_last_status", default=None
+)
+
+
+async def _note_status(response: httpx.Response) -> None:
+    _last_status.set(response.status_code)
 
 
 class SupabaseTransport:
     """Calls the same SQL functions through supabase-py's `rpc`, i.e. PostgREST's `/rest/v1/rpc/fn`.
 
     Built from an injected `httpx.AsyncClient` (supabase-py hands it to postgrest-py), so tests pin
-    the request at the HTTP edge with respx.
+    the request at the HTTP edge with respx. Errors are classified by PostgREST's code and the
+    HTTP status (`postgrest_retriable`).
     """
 
     def __init__(self, client: AsyncClient) -> None:
@@ -107,18 +169,24 @@ class SupabaseTransport:
         cls, *, url: str, service_role_key: str, http: httpx.AsyncClient
     ) -> SupabaseTransport:
         """A transport whose supabase client authenticates as the service role."""
+        hooks = http.event_hooks
+        if _note_status not in hooks["response"]:  # a response hook sees every status
+            http.event_hooks = {**hooks, "response": [*hooks["response"], _note_status]}
         options = AsyncClientOptions(httpx_client=http, auto_refresh_token=False)
         return cls(await acreate_client(url, service_role_key, options=options))
 
     async def call(self, fn: str, args: Mapping[str, Any]) -> Any:
         params = json.loads(dumps(dict(args)))
+        token = _last_status.set(None)
         try:
             response = await self._client.rpc(_checked(fn), params).execute()
-        except httpx.TransportError as exc:
+        except httpx.TransportError as exc:  # refused, reset, timed out
             raise StoreError(f"{fn}: Supabase unreachable: {exc}", retriable=True) from exc
         except APIError as exc:
-            # SQLSTATE classes 22/23/42 and P0 (RAISE) are the caller's fault; the rest are faults.
-            code = exc.code or ""
-            permanent = code[:2] in {"22", "23", "42", "P0"} or code.startswith("PGRST")
-            raise StoreError(f"{fn}: {exc.message}", retriable=not permanent) from exc
+            status = _last_status.get()
+            retriable = postgrest_retriable(exc.code, status)
+            detail = f"{exc.message} ({exc.code or 'no code'}, HTTP {status or '?'})"
+            raise StoreError(f"{fn}: {detail}", retriable=retriable) from exc
+        finally:
+            _last_status.reset(token)
         return response.data

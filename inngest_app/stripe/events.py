@@ -15,6 +15,7 @@ import inngest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inngest_app.events import EventPayload, describe_validation_error
+from inngest_app.settings import Settings
 from inngest_app.stripe.objects import CheckoutSession, Invoice, PaymentIntent, Subscription
 
 PREFIX = "stripe/"
@@ -69,6 +70,12 @@ def parse_envelope(body: bytes | str) -> StripeEvent:
         return StripeEvent.model_validate(raw)
     except ValidationError as exc:
         raise EventError(f"not a Stripe event: {describe_validation_error(exc)}") from None
+
+
+def refuses_test_event(settings: Settings, *, livemode: bool) -> bool:
+    """Whether a test-mode event must change nothing here: the deployment is live (a live
+    STRIPE_API_KEY, or STRIPE_LIVEMODE) and STRIPE_ALLOW_TEST_EVENTS is off."""
+    return not livemode and settings.stripe_live and not settings.stripe_allow_test_events
 
 
 def inngest_event(event: StripeEvent, *, event_id: str | None = None) -> inngest.Event:

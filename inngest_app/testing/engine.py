@@ -3,13 +3,24 @@
 A run is a set of units of work, each due at a time on the executor's clock: the function body
 (called with `stepId=step`), planned steps (called with `stepId=<hashed id>`), and things the
 executor resolves itself (a sleep's end, a wait's event or timeout, an invoked run's result).
-`drive()` performs due units one at a time, in order of due time then run creation, so runs are
-deterministic; with a `ManualClock` it moves time to the next due unit when nothing is due now.
+`drive()` performs due units in order of due time (less `priority.run`), then run creation:
+up to `max_in_flight` calls at once, each of a different run (the units of one run stay in
+order), within the functions' concurrency limits; `max_in_flight=1` performs them one at a
+time, deterministically. With a `ManualClock` it moves time to the next due unit, timer or
+deadline when nothing is due now and no call is in flight.
+
+Flow control (see `flow.py`) acts at three points: when an event triggers a function
+(debounce, batching), when a run is scheduled (rate limit, idempotency, singleton), and when a
+unit is due (throttle on a run's first call, concurrency on every call, timeouts).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -17,6 +28,14 @@ import httpx
 from inngest_app.testing import calls
 from inngest_app.testing.clock import Backoff, Clock, ManualClock
 from inngest_app.testing.events import DEDUP_WINDOW_S, check_event, complete_event
+from inngest_app.testing.flow import (
+    IDEMPOTENCY_PERIOD_S,
+    Bucket,
+    Gcra,
+    Windows,
+    key_of,
+    priority_of,
+)
 from inngest_app.testing.registry import Registry
 from inngest_app.testing.runs import (
     CANCELLED_ERROR,
@@ -27,6 +46,7 @@ from inngest_app.testing.runs import (
     FUNCTION_UNIT,
     INVOKE_TIMEOUT_ERROR,
     QUIET_TRIGGERS,
+    FlowReason,
     Pending,
     Run,
     RunStatus,
@@ -34,7 +54,21 @@ from inngest_app.testing.runs import (
     memo_error,
     new_ulid,
     parse_duration,
+    parse_time,
 )
+
+DEFAULT_MAX_IN_FLIGHT = 16
+
+
+@dataclass
+class _Held:
+    """Events a debounce or a batch holds for a function (and key) until it fires."""
+
+    fn_id: str
+    events: list[dict[str, Any]]
+    first_at: float
+    due: float
+    superseded: list[str] = field(default_factory=list)  # debounce: replaced event ids
 
 
 class Engine:
@@ -48,18 +82,37 @@ class Engine:
         backoff: Backoff,
         http: httpx.AsyncClient | None,
         call_timeout_s: float,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self.signing_key = signing_key
         self.clock = clock
         self.backoff = backoff
         self.call_timeout_s = call_timeout_s
+        self.max_in_flight = max_in_flight
         self.registry = Registry()
         self.events: list[dict[str, Any]] = []
         self._http = http
         self._owns_http = http is None
         self._runs: dict[str, Run] = {}
+        self._active: dict[str, Run] = {}  # unfinished runs, in creation order
+        # Calls to make, as a lazy heap of (due - priority, creation order, version, run id):
+        # an entry whose version is not the run's current one is stale and skipped.
+        self._queue: list[tuple[float, int, int, str]] = []
+        self._versions: dict[str, int] = {}
+        self._timed: dict[str, Run] = {}  # unfinished runs with a timer or a deadline
         self._seen: dict[str, float] = {}
-        self._in_flight: Run | None = None
+        self._sequence = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._errors: list[BaseException] = []
+        self._wake = asyncio.Event()  # set when a call lands or new work arrives
+        self._slots: dict[Bucket, int] = {}  # concurrency slots in use
+        self._throttle = Gcra()
+        self._rate = Windows()
+        self._idempotency: dict[tuple[str, str], float] = {}
+        self._debounces: dict[tuple[str, str], _Held] = {}
+        self._batches: dict[tuple[str, str], _Held] = {}
 
     @property
     def functions(self) -> dict[str, dict[str, Any]]:
@@ -70,6 +123,11 @@ class Engine:
     def registrations(self) -> list[dict[str, Any]]:
         """Every registration body received, in order."""
         return self.registry.registrations
+
+    @property
+    def in_flight(self) -> int:
+        """Calls to apps under way right now."""
+        return len(self._tasks)
 
     # --- events -----------------------------------------------------------------------------
 
@@ -98,18 +156,19 @@ class Engine:
         self._cancel_matching(completed)
         self._resume_waiting(completed)
         for fn_id in self.registry.triggered_by(completed):
-            self.start(fn_id, completed)
+            self._trigger(fn_id, completed)
+        self._wake.set()
         return event_id
 
     def _cancel_matching(self, event: Mapping[str, Any]) -> None:
         now = self.clock.now()
-        for run in list(self._runs.values()):
+        for run in list(self._active.values()):
             age_s = now - run.started_at
             if not run.done and self.registry.cancels(run.function_id, run.event, event, age_s):
                 self._finish(run, "cancelled", error=dict(CANCELLED_ERROR))
 
     def _resume_waiting(self, event: Mapping[str, Any]) -> None:
-        for run in list(self._runs.values()):
+        for run in list(self._active.values()):
             for item in list(run.pending.values()):
                 if run.done or item.kind != "wait" or item.event != event["name"]:
                     continue
@@ -118,52 +177,205 @@ class Engine:
                     continue
                 self._resolve(run, item.step_id, dict(event))
 
+    def _trigger(self, fn_id: str, event: dict[str, Any]) -> None:
+        """`event` triggers `fn_id`: debounce it, batch it, or schedule a run for it."""
+        flow, now = self.registry.flow(fn_id), self.clock.now()
+        if flow.debounce is not None:
+            key = (fn_id, key_of(flow.debounce.key, event))
+            held = self._debounces.get(key)
+            if held is not None and held.due <= now:  # its timer fired before this event
+                del self._debounces[key]
+                self._release_debounce(held)
+                held = None
+            if held is None:
+                held = self._debounces[key] = _Held(fn_id, [event], first_at=now, due=now)
+            else:
+                held.superseded.append(str(held.events[0]["id"]))
+                held.events = [event]
+            held.due = now + flow.debounce.period_s
+            if flow.debounce.timeout_s is not None:
+                held.due = min(held.due, held.first_at + flow.debounce.timeout_s)
+            return
+        batch = flow.batch
+        if batch is not None and (
+            batch.condition is None or batch.condition.matches({"event": event})
+        ):
+            key = (fn_id, key_of(batch.key, event))
+            if (full := self._batches.get(key)) is not None and full.due <= now:
+                del self._batches[key]
+                self._release_batch(full, "timeout")
+            held = self._batches.setdefault(
+                key, _Held(fn_id, [], first_at=now, due=now + batch.timeout_s)
+            )
+            held.events.append(event)
+            if len(held.events) >= batch.max_size:
+                del self._batches[key]
+                self._release_batch(held, "full")
+            return
+        self.schedule(fn_id, [event])
+
+    def _release_batch(self, held: _Held, why: str) -> None:
+        run = self.schedule(held.fn_id, held.events)
+        run.note("batched", self.clock.now(), f"{len(held.events)} events ({why})")
+
+    def _release_debounce(self, held: _Held) -> None:
+        run = self.schedule(held.fn_id, held.events)
+        superseded = ", ".join(held.superseded) or "none"
+        run.note("debounced", self.clock.now(), f"superseded events: {superseded}")
+
     # --- runs -------------------------------------------------------------------------------
 
-    def start(
-        self, fn_id: str, event: dict[str, Any], parent: tuple[str, str] | None = None
+    def schedule(self, fn_id: str, events: list[dict[str, Any]]) -> Run:
+        """A run of `fn_id` for `events` (the first is `ctx.event`), unless the rate limit,
+        idempotency or singleton skip it: then a run in status "skipped" that records why."""
+        flow, now, event = self.registry.flow(fn_id), self.clock.now(), events[0]
+        if flow.rate_limit is not None:
+            rate = flow.rate_limit
+            if not self._rate.admit((fn_id, key_of(rate.key, event)), rate, now):
+                return self._skip(
+                    fn_id, events, "rate_limited", f"{rate.limit} per {rate.period_s:g}s"
+                )
+        if flow.idempotency is not None:
+            key = (fn_id, flow.idempotency.key({"event": event}))
+            seen = self._idempotency.get(key)
+            if seen is not None and now - seen < IDEMPOTENCY_PERIOD_S:
+                return self._skip(fn_id, events, "idempotency", f"key {key[1]!r} already ran")
+            self._idempotency[key] = now
+        if flow.singleton is not None:
+            singleton_key = key_of(flow.singleton.key, event)
+            running = [
+                r
+                for r in self._active.values()
+                if r.function_id == fn_id and r.singleton_key == singleton_key and not r.done
+            ]
+            if running and flow.singleton.mode == "skip":
+                return self._skip(
+                    fn_id, events, "singleton", f"run {running[0].run_id} is unfinished"
+                )
+            for other in running:
+                self._cancel(other, "singleton", "cancelled for a newer run")
+        return self.start(fn_id, event, events=events)
+
+    def _skip(
+        self, fn_id: str, events: list[dict[str, Any]], reason: FlowReason, detail: str
     ) -> Run:
-        """A new run of `fn_id` for `event`, due now."""
         now = self.clock.now()
+        self._sequence += 1
+        run = Run(
+            run_id=new_ulid(),
+            function_id=fn_id,
+            event=events[0],
+            events=list(events),
+            status="skipped",
+            started_at=now,
+            ended_at=now,
+            order=self._sequence,
+        )
+        run.note(reason, now, detail)
+        self._runs[run.run_id] = run
+        return run
+
+    def start(
+        self,
+        fn_id: str,
+        event: dict[str, Any],
+        parent: tuple[str, str] | None = None,
+        *,
+        events: list[dict[str, Any]] | None = None,
+    ) -> Run:
+        """A new run of `fn_id` for `event` (and a batch's `events`), due now."""
+        now, flow = self.clock.now(), self.registry.flow(fn_id)
+        self._sequence += 1
         run = Run(
             run_id=new_ulid(),
             function_id=fn_id,
             event=event,
-            events=[event],
+            events=list(events or [event]),
             due=now,
             parent=parent,
             started_at=now,
+            order=self._sequence,
+            priority_s=priority_of(flow, event),
+            buckets=tuple(limit.bucket(fn_id, event) for limit in flow.concurrency),
         )
+        if flow.start_timeout_s is not None:
+            run.start_deadline = now + flow.start_timeout_s
+        if flow.singleton is not None:
+            run.singleton_key = key_of(flow.singleton.key, event)
         self._runs[run.run_id] = run
+        self._active[run.run_id] = run
+        self._track(run)
+        self._wake.set()
         return run
 
     async def drive(
-        self, *, advance_clock: bool, max_calls: int, stop: Callable[[], bool] | None = None
+        self,
+        *,
+        advance_clock: bool,
+        max_calls: int,
+        stop: Callable[[], bool] | None = None,
+        deadline: float | None = None,
     ) -> int:
-        """Perform due units until none is due (or `stop()` holds); return the calls made."""
+        """Perform due units until none is due and no call is in flight, `stop()` holds, or
+        the event loop's time reaches `deadline`; return the calls started."""
         made = 0
-        while not (stop and stop()):
-            self._expire()
-            unit = self._next_unit()
-            if unit is not None:
-                if made >= max_calls:
-                    raise RuntimeError(f"runs did not settle within {max_calls} calls")
-                await self._call(*unit)
-                made += 1
-                continue
-            upcoming = [
-                due
-                for run in self._runs.values()
-                if not run.done and (due := run.next_due) is not None
-            ]
-            if not (advance_clock and upcoming and isinstance(self.clock, ManualClock)):
+        loop = asyncio.get_running_loop()
+        while True:
+            self._raise_errors()
+            if stop is not None and stop():
                 break
-            self.clock.advance_to(min(upcoming))
+            self._wake.clear()
+            self._expire()
+            made += self._launch_due(max_calls - made)
+            if self._tasks:
+                if stop is not None and stop():
+                    break
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                continue
+            upcoming = self._upcoming()
+            if not (advance_clock and upcoming is not None and isinstance(self.clock, ManualClock)):
+                break
+            if upcoming <= self.clock.now():
+                break  # nothing can make progress at this time (defensive)
+            self.clock.advance_to(upcoming)
+        self._raise_errors()
         return made
+
+    def _raise_errors(self) -> None:
+        if self._errors:
+            error = self._errors.pop(0)
+            self._errors.clear()
+            raise error
+
+    def _upcoming(self) -> float | None:
+        """The earliest time at which something is scheduled (runs, debounces, batches)."""
+        dues = [due for run in self._active.values() if (due := run.next_due) is not None]
+        dues += [held.due for held in (*self._debounces.values(), *self._batches.values())]
+        return min(dues, default=None)
 
     def _expire(self) -> None:
         now = self.clock.now()
-        for run in list(self._runs.values()):
+        for key, held in list(self._debounces.items()):
+            if held.due <= now:
+                del self._debounces[key]
+                self._release_debounce(held)
+        for key, held in list(self._batches.items()):
+            if held.due <= now:
+                del self._batches[key]
+                self._release_batch(held, "timeout")
+        for run in list(self._timed.values()):
+            if run.done:
+                continue
+            if run.start_deadline is not None and run.start_deadline <= now:
+                self._cancel(run, "timed_out", "not started within timeouts.start")
+                continue
+            if run.finish_deadline is not None and run.finish_deadline <= now:
+                self._cancel(run, "timed_out", "not finished within timeouts.finish")
+                continue
             for item in list(run.pending.values()):
                 if run.done or item.kind == "step" or item.due is None or item.due > now:
                     continue
@@ -172,34 +384,136 @@ class Engine:
                 else:  # a sleep that ended, or a wait that timed out
                     self._resolve(run, item.step_id, None)
 
-    def _next_unit(self) -> tuple[Run, Pending | None] | None:
-        now = self.clock.now()
-        best: tuple[float, int, Run, Pending | None] | None = None
-        for order, run in enumerate(self._runs.values()):
-            if run.done:
-                continue
-            units: list[tuple[float, Pending | None]] = [
-                (p.due, p) for p in run.pending.values() if p.kind == "step" and p.due is not None
-            ]
-            if not run.pending and run.due is not None:
-                units.append((run.due, None))
-            for due, item in units:
-                if due <= now and (best is None or (due, order) < best[:2]):
-                    best = (due, order, run, item)
-        return None if best is None else (best[2], best[3])
+    def _cancel(self, run: Run, reason: FlowReason, detail: str) -> None:
+        run.note(reason, self.clock.now(), detail)
+        self._finish(run, "cancelled", error=dict(CANCELLED_ERROR))
 
-    async def _call(self, run: Run, item: Pending | None) -> None:
-        runtime_url = self.registry.url(run.function_id)
-        if runtime_url is None:
-            message = f"function {run.function_id} is no longer registered"
-            self._finish(run, "failed", error={"name": "ExecutorError", "message": message})
-            return
-        step_id, attempt = (item.step_id, item.attempt) if item else ("step", run.attempt)
+    @staticmethod
+    def _next_unit(run: Run) -> tuple[float, Pending | None] | None:
+        """The run's earliest scheduled unit: a planned step, or the function body."""
+        best: tuple[float, Pending | None] | None = None
+        for item in run.pending.values():
+            if item.kind == "step" and item.due is not None:
+                if best is None or item.due < best[0]:
+                    best = (item.due, item)
+        if not run.pending and run.due is not None:
+            if best is None or run.due < best[0]:
+                best = (run.due, None)
+        return best
+
+    def _track(self, run: Run) -> None:
+        """Queue the run's next call and note its timers, after anything changed them."""
+        version = self._versions.get(run.run_id, 0) + 1
+        self._versions[run.run_id] = version
+        unit = None if run.done or run.in_flight else self._next_unit(run)
+        if unit is not None:  # `priority.run` moves a run's start up the queue
+            jump = run.priority_s if run.first_call_at is None else 0.0
+            heapq.heappush(self._queue, (unit[0] - jump, run.order, version, run.run_id))
+        timed = not run.done and (
+            run.start_deadline is not None
+            or run.finish_deadline is not None
+            or any(p.kind != "step" and p.due is not None for p in run.pending.values())
+        )
+        if timed:
+            self._timed[run.run_id] = run
+        else:
+            self._timed.pop(run.run_id, None)
+
+    def _launch_due(self, budget: int) -> int:
+        """Start calls for due units, in queue order, while slots allow; return how many."""
+        free = self.max_in_flight - len(self._tasks)
+        if free <= 0:
+            return 0
+        now = self.clock.now()
+        launched, later = 0, []
+        while self._queue and launched < free:
+            entry = heapq.heappop(self._queue)
+            run = self._runs[entry[3]]
+            if run.done or run.in_flight or self._versions.get(run.run_id) != entry[2]:
+                continue  # stale
+            unit = self._next_unit(run)
+            if unit is None:
+                continue
+            due, item = unit
+            if due > now:
+                later.append(entry)  # queued ahead by its priority, but not due yet
+                continue
+            full = [b for b in run.buckets if self._slots.get(b, 0) >= self._limit(run, b)]
+            if full:
+                run.note("concurrency_limited", now, "/".join(full[0]))
+                later.append(entry)
+                continue
+            if run.first_call_at is None and item is None and not self._throttle_admits(run, now):
+                continue  # re-queued for when the throttle admits it
+            if launched >= budget:
+                heapq.heappush(self._queue, entry)
+                raise RuntimeError("runs did not settle within the call budget (max_calls)")
+            self._launch(run, item, now)
+            launched += 1
+        for entry in later:
+            heapq.heappush(self._queue, entry)
+        return launched
+
+    def _limit(self, run: Run, bucket: Bucket) -> int:
+        flow = self.registry.flow(run.function_id)
+        for limit, own in zip(flow.concurrency, run.buckets, strict=False):
+            if own == bucket:
+                return limit.limit
+        return 1 << 30
+
+    def _throttle_admits(self, run: Run, now: float) -> bool:
+        """Whether the throttle lets the run start now; if not, it is due when it would."""
+        throttle = self.registry.flow(run.function_id).throttle
+        if throttle is None:
+            return True
+        key = (run.function_id, key_of(throttle.key, run.event))
+        allow_at = self._throttle.admit(key, throttle, now)
+        if allow_at is None:
+            return True
+        run.due = allow_at
+        detail = f"{throttle.limit} per {throttle.period_s:g}s, burst {throttle.burst}"
+        run.note("throttled", now, detail)
+        self._refresh(run)
+        return False
+
+    def _launch(self, run: Run, item: Pending | None, now: float) -> None:
+        for bucket in run.buckets:
+            self._slots[bucket] = self._slots.get(bucket, 0) + 1
         if item is not None:
             item.due = None
         else:
             run.due = None
-        run.status, run.calls, self._in_flight = "running", run.calls + 1, run
+        if run.first_call_at is None:
+            run.first_call_at, run.start_deadline = now, None
+            finish = self.registry.flow(run.function_id).finish_timeout_s
+            if finish is not None:
+                run.finish_deadline = now + finish
+        run.status, run.calls, run.in_flight = "running", run.calls + 1, True
+        self._track(run)  # out of the queue while in flight; its finish deadline is a timer
+        task = asyncio.create_task(self._call(run, item))
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._landed(done, run))
+
+    def _landed(self, task: asyncio.Task[None], run: Run) -> None:
+        self._tasks.discard(task)
+        for bucket in run.buckets:
+            left = self._slots.get(bucket, 0) - 1
+            if left > 0:
+                self._slots[bucket] = left
+            else:
+                self._slots.pop(bucket, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._errors.append(error)
+        self._wake.set()
+
+    async def _call(self, run: Run, item: Pending | None) -> None:
+        runtime_url = self.registry.url(run.function_id)
+        if runtime_url is None:
+            run.in_flight = False
+            message = f"function {run.function_id} is no longer registered"
+            self._finish(run, "failed", error={"name": "ExecutorError", "message": message})
+            return
+        step_id, attempt = (item.step_id, item.attempt) if item else ("step", run.attempt)
         max_attempts = self.registry.max_attempts(run.function_id)
         body = calls.request_body(run, attempt=attempt, max_attempts=max_attempts)
         url = calls.call_url(runtime_url, run.function_id, step_id)
@@ -213,8 +527,9 @@ class Engine:
             error = {"name": "ExecutorError", "message": f"cannot call {url!r}: {exc}"}
             self._finish(run, "failed", error=error)
         finally:
-            self._in_flight = None
+            run.in_flight = False
         if run.done or (item is not None and run.pending.get(item.step_id) is not item):
+            self._refresh(run)
             return  # cancelled while the call was in flight: the answer is dropped
         if answer is None:
             self._unit_failed(run, item, error)
@@ -259,7 +574,7 @@ class Engine:
                     run.pending[step_id] = Pending(step_id, name, "step", due=now)
                 run.disable_immediate = True
             elif kind == "Sleep":
-                wake = answer.app_time(str(op["name"]), self.clock)
+                wake = self._sleep_end(str(op["name"]), answer)
                 run.pending[step_id] = Pending(step_id, name, "sleep", due=wake)
             elif kind == "WaitForEvent":
                 self._wait(run, step_id, name, str(op["name"]), op.get("opts") or {})
@@ -273,6 +588,16 @@ class Engine:
             run.attempt = 0  # the function body's unit of work succeeded
         if not run.pending and run.due is None:
             run.due = now
+
+    def _sleep_end(self, target: str, answer: calls.Answer) -> float:
+        """When a `Sleep` ends: the Python SDK sends an ISO time, the JS SDK a duration
+        (`"1s"`, `"2h30m"`), measured from when the call that reported it was sent."""
+        try:
+            parse_time(target)
+        except ValueError:
+            seconds = parse_duration(target) or 0.0
+            return self.clock.from_wall(answer.sent_at + seconds, answer.sent_at)
+        return answer.app_time(target, self.clock)
 
     def _wait(
         self, run: Run, step_id: str, name: str | None, event: str, opts: Mapping[str, Any]
@@ -371,8 +696,9 @@ class Engine:
         self._refresh(run)
 
     def _refresh(self, run: Run) -> None:
-        if run.done or run is self._in_flight:
+        if run.done or run.in_flight:
             return
+        self._track(run)
         now = self.clock.now()
         kinds = {p.kind for p in run.pending.values()}
         due_now = any(
@@ -399,7 +725,10 @@ class Engine:
             return
         run.status, run.output, run.error = status, output, error
         run.due, run.ended_at = None, self.clock.now()
+        run.start_deadline = run.finish_deadline = None
         run.pending.clear()
+        self._active.pop(run.run_id, None)
+        self._track(run)
         if run.parent is not None:
             parent = self._runs.get(run.parent[0])
             item = None if parent is None else parent.pending.get(run.parent[1])
@@ -429,11 +758,23 @@ class Engine:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.call_timeout_s)
+            # one kept-alive connection per call in flight: a bigger pool only costs lookups
+            limits = httpx.Limits(
+                max_connections=max(self.max_in_flight, 10),
+                max_keepalive_connections=max(self.max_in_flight, 10),
+            )
+            self._http = httpx.AsyncClient(timeout=self.call_timeout_s, limits=limits)
         return self._http
 
     async def aclose(self) -> None:
-        """Close the HTTP client the executor opened for itself (an injected one stays open)."""
+        """Stop calls in flight and close the HTTP client the executor opened for itself (an
+        injected one stays open)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -23,6 +23,7 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -33,7 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from inngest_app.testing.clock import Backoff, Clock, ManualClock, default_backoff
-from inngest_app.testing.engine import Engine
+from inngest_app.testing.engine import DEFAULT_MAX_IN_FLIGHT, Engine
 from inngest_app.testing.events import check_event, complete_event
 from inngest_app.testing.runs import (
     SCHEDULED_TIMER,
@@ -41,13 +42,18 @@ from inngest_app.testing.runs import (
     RunStatus,
     parse_duration,
 )
-from inngest_app.testing.signing import accepted_authorizations
+from inngest_app.testing.signing import accepted_authorizations, sign
 
 __all__ = ["TestExecutor", "parse_duration"]
 
 logger = logging.getLogger(__name__)
 
-_REST_STATUS = {"completed": "Completed", "failed": "Failed", "cancelled": "Cancelled"}
+_REST_STATUS = {
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "skipped": "Skipped",
+}
 
 
 class TestExecutor(Engine):
@@ -56,7 +62,9 @@ class TestExecutor(Engine):
     `signing_key` switches to cloud mode: calls are signed (`X-Inngest-Signature`) and the
     registration must carry the hashed key. `event_key`, when set, is required on `/e/{key}`.
     `backoff(attempt)` is the delay before a retry (default: none on a `ManualClock`,
-    exponential otherwise); `Retry-After` overrides it.
+    exponential otherwise); `Retry-After` overrides it. `max_in_flight` bounds the calls under
+    way at once (each of a different run): 1 performs units one at a time, deterministically,
+    the default on a `ManualClock`; 16 by default on any other clock (offline mode).
     """
 
     __test__ = False  # not a pytest class
@@ -70,14 +78,18 @@ class TestExecutor(Engine):
         backoff: Backoff | None = None,
         http: httpx.AsyncClient | None = None,
         call_timeout_s: float = 60.0,
+        max_in_flight: int | None = None,
     ) -> None:
         clock = clock or ManualClock()
+        if max_in_flight is None:
+            max_in_flight = 1 if isinstance(clock, ManualClock) else DEFAULT_MAX_IN_FLIGHT
         super().__init__(
             signing_key=signing_key,
             clock=clock,
             backoff=backoff or default_backoff(clock),
             http=http,
             call_timeout_s=call_timeout_s,
+            max_in_flight=max_in_flight,
         )
         self.event_key = event_key
         self._lock = asyncio.Lock()
@@ -136,7 +148,7 @@ class TestExecutor(Engine):
 
     async def _event_runs(self, request: Request) -> JSONResponse:
         event_id = request.path_params["event_id"]
-        runs = [r for r in self._runs.values() if r.event.get("id") == event_id]
+        runs = [r for r in self._runs.values() if any(e.get("id") == event_id for e in r.events)]
         return JSONResponse({"data": [_rest_run(r) for r in runs]})
 
     async def _run(self, request: Request) -> JSONResponse:
@@ -148,8 +160,12 @@ class TestExecutor(Engine):
     # --- the test API -----------------------------------------------------------------------
 
     async def sync(self, app_url: str) -> httpx.Response:
-        """`PUT` the app's serve URL, so its SDK registers its functions here; its answer."""
-        return await self._client().put(app_url, timeout=30)
+        """`PUT` the app's serve URL, so its SDK registers its functions here; its answer.
+        With a signing key the PUT is signed, as Inngest Cloud signs the syncs it starts."""
+        headers = {}
+        if self.signing_key is not None:
+            headers = {"X-Inngest-Signature": sign(b"", self.signing_key, int(time.time()))}
+        return await self._client().put(app_url, headers=headers, timeout=30)
 
     async def send(
         self, events: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, internal: bool = False
@@ -165,7 +181,8 @@ class TestExecutor(Engine):
 
     def runs(self, function_id: str | None = None, event_name: str | None = None) -> list[Run]:
         """Runs in creation order, filtered by function id (composite, or the bare `<fn>`
-        suffix) and by the name of the triggering event."""
+        suffix) and by the name of the triggering event. Events that flow control skipped
+        (rate limit, idempotency, singleton) are here as runs in status "skipped"."""
         return [
             run
             for run in self._runs.values()
@@ -193,10 +210,11 @@ class TestExecutor(Engine):
             {"name": SCHEDULED_TIMER, "data": {"cron": cron}}, now_ms=int(now * 1000)
         )
         self.events.append(event)
-        return self.start(fn_id, event)
+        return self.schedule(fn_id, [event])
 
     async def run_until_idle(self, *, advance_clock: bool = True, max_calls: int = 10_000) -> int:
-        """Perform all due work; return the number of calls made to apps.
+        """Perform all due work; return the number of calls made to apps (up to
+        `max_in_flight` at once; it returns once none is in flight).
 
         With `advance_clock` (and a `ManualClock`), whenever nothing is due it moves the clock
         to the next sleep end, wait or invoke timeout, or retry, and goes on until no run has
@@ -241,6 +259,7 @@ class TestExecutor(Engine):
                     advance_clock=advance_clock,
                     max_calls=10_000,
                     stop=lambda: found() is not None,
+                    deadline=deadline,
                 )
             run = found()
             if run is not None:
@@ -271,4 +290,7 @@ def _rest_run(run: Run) -> dict[str, Any]:
         "output": run.output if run.status == "completed" else run.error,
         "run_started_at": run.started_at,
         "ended_at": run.ended_at,
+        # why flow control delayed, skipped or cancelled it: throttled, rate_limited,
+        # debounced, batched, timed_out, singleton, idempotency, concurrency_limited
+        "reasons": [reason.as_json() for reason in run.reasons],
     }

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from inngest_app.testing.expressions import Expression, compile_expression
+from inngest_app.testing.flow import Flow, parse_flow
 from inngest_app.testing.runs import DEFAULT_RETRIES, RESERVED_PREFIX, parse_duration
 
 EVENT_ONLY = frozenset({"event"})
 EVENT_AND_ASYNC = frozenset({"event", "async"})
+_NO_FLOW = Flow()
 
 
 class Registry:
@@ -20,23 +22,30 @@ class Registry:
         self.registrations: list[dict[str, Any]] = []
         self._by_app: dict[str, list[str]] = {}
         self._expressions: dict[tuple[str, frozenset[str]], Expression] = {}
+        self._flows: dict[str, Flow] = {}
 
     def register(self, body: Mapping[str, Any]) -> None:
         """Store an app's function configs, replacing that app's previous ones.
 
-        `ValueError` when a config is malformed or uses an expression outside the supported
-        subset (the platform refuses such a sync too)."""
+        `ValueError` naming the function and the option when a config is malformed or an
+        expression does not compile (the platform refuses such a sync too)."""
         configs = body.get("functions")
         if not isinstance(configs, list) or not configs:
             raise ValueError("registration has no functions")
         ids = [self._check(config) for config in configs]
+        flows = [
+            parse_flow(fn_id, config, lambda source: self.expression(source, EVENT_ONLY))
+            for fn_id, config in zip(ids, configs, strict=True)
+        ]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate function ids in registration: {sorted(ids)}")
         app = str(body.get("appname") or body.get("appName") or "")
         for old in self._by_app.pop(app, []):
             self.functions.pop(old, None)
-        for fn_id, config in zip(ids, configs, strict=True):
+            self._flows.pop(old, None)
+        for fn_id, config, flow in zip(ids, configs, flows, strict=True):
             self.functions[fn_id] = dict(config)
+            self._flows[fn_id] = flow
         self._by_app[app] = ids
         self.registrations.append(dict(body))
 
@@ -50,23 +59,35 @@ class Registry:
             url = None
         if not isinstance(url, str):
             raise ValueError(f"{fn_id}: steps.step.runtime.url is missing")
-        for trigger in config.get("triggers") or []:
+        for i, trigger in enumerate(config.get("triggers") or []):
             if not isinstance(trigger, dict) or not (
                 isinstance(trigger.get("event"), str) or isinstance(trigger.get("cron"), str)
             ):
                 raise ValueError(f"{fn_id}: a trigger needs an event or a cron")
             if trigger.get("expression"):
-                self.expression(trigger["expression"], EVENT_ONLY)
-        for cancel in config.get("cancel") or []:
+                self._compiles(
+                    fn_id, f"triggers[{i}].expression", trigger["expression"], EVENT_ONLY
+                )
+        for i, cancel in enumerate(config.get("cancel") or []):
             if not isinstance(cancel, dict) or not isinstance(cancel.get("event"), str):
                 raise ValueError(f"{fn_id}: a cancel entry needs an event")
             if cancel.get("if"):
-                self.expression(cancel["if"], EVENT_AND_ASYNC)
+                self._compiles(fn_id, f"cancel[{i}].if", cancel["if"], EVENT_AND_ASYNC)
             parse_duration(cancel.get("timeout"))
         return fn_id
 
+    def _compiles(self, fn_id: str, option: str, source: str, names: frozenset[str]) -> None:
+        try:
+            self.expression(source, names)
+        except ValueError as exc:
+            raise ValueError(f"{fn_id}: {option}: {exc}") from exc
+
+    def flow(self, fn_id: str) -> Flow:
+        """The function's flow control (none for an unknown function)."""
+        return self._flows.get(fn_id) or _NO_FLOW
+
     def expression(self, source: str, names: frozenset[str] = EVENT_AND_ASYNC) -> Expression:
-        """`source` parsed once (`ValueError` if outside the supported subset)."""
+        """`source` compiled once (`ValueError` if it does not compile)."""
         key = (source, names)
         if key not in self._expressions:
             self._expressions[key] = compile_expression(source, names)

@@ -27,10 +27,24 @@ INVOKE_TIMEOUT_ERROR = {
     "message": "Timed out waiting for invoked function to complete",
 }
 
-RunStatus = Literal["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RunStatus = Literal[
+    "queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped"
+]
+# "skipped": flow control (rate limit, idempotency, singleton) started nothing for the event.
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "skipped"})
 FAILED_OPS = frozenset({"StepError", "StepFailed", "FunctionError", "Refused"})
 PendingKind = Literal["step", "sleep", "wait", "invoke"]
+# Why flow control delayed, skipped or cancelled a run (`Run.reasons`).
+FlowReason = Literal[
+    "throttled",
+    "rate_limited",
+    "debounced",
+    "batched",
+    "timed_out",
+    "singleton",
+    "idempotency",
+    "concurrency_limited",
+]
 
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,6 +65,19 @@ class StepRecord:
     def ok(self) -> bool:
         """Whether this record reports progress rather than a failure."""
         return self.op not in FAILED_OPS
+
+
+@dataclass
+class Reason:
+    """One thing flow control did to a run, and when (executor clock, unix seconds)."""
+
+    reason: FlowReason
+    at: float
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The reason as the REST API shows it."""
+        return {"reason": self.reason, "at": self.at, "detail": self.detail}
 
 
 @dataclass
@@ -89,8 +116,17 @@ class Run:
     pending: dict[str, Pending] = field(default_factory=dict)
     disable_immediate: bool = False
     parent: tuple[str, str] | None = None  # (run id, step id) of the invoking run
-    started_at: float = 0.0
+    started_at: float = 0.0  # when the run was created (queued)
     ended_at: float | None = None
+    reasons: list[Reason] = field(default_factory=list)  # flow control's doings, in order
+    first_call_at: float | None = None  # when the app was first called for this run
+    in_flight: bool = False  # a call of this run is under way
+    order: int = 0  # creation sequence: ties in the queue go to the older run
+    priority_s: float = 0.0  # `priority.run`: how far ahead of its due time it is queued
+    buckets: tuple[tuple[str, ...], ...] = ()  # the concurrency pools its calls draw from
+    start_deadline: float | None = None  # `timeouts.start`: cancelled if not called by then
+    finish_deadline: float | None = None  # `timeouts.finish`: cancelled if not done by then
+    singleton_key: str | None = None  # `singleton`: its key while it is unfinished
 
     @property
     def done(self) -> bool:
@@ -101,9 +137,16 @@ class Run:
     def next_due(self) -> float | None:
         """The earliest time something of this run is due, if anything is scheduled."""
         dues = [p.due for p in self.pending.values() if p.due is not None]
-        if self.due is not None:
-            dues.append(self.due)
+        dues += [t for t in (self.due, self.start_deadline, self.finish_deadline) if t is not None]
         return min(dues, default=None)
+
+    def note(self, reason: FlowReason, at: float, detail: str = "") -> None:
+        """Record what flow control did (a repeated reason with the same detail once)."""
+        if not self.reasons or (self.reasons[-1].reason, self.reasons[-1].detail) != (
+            reason,
+            detail,
+        ):
+            self.reasons.append(Reason(reason, at, detail))
 
     def step_names(self, op: str | None = "StepRun") -> list[str]:
         """User-facing ids of the steps reported with `op` (every op when None), in order."""

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from unittest import mock
 
+import asyncpg
 import httpx
 import pytest
+import respx
+from respx.models import RouteList
 
 from inngest_app.queries.sources import GOOGLE_CSE_URL
 from tests.harness import Live, LiveFactory
@@ -17,6 +21,7 @@ from tests.queries.support import (
     PER_PAGE,
     USER,
     config,
+    kill_at_checkpoint,
     pages_api,
     query_settings,
     token,
@@ -162,6 +167,110 @@ async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactor
         assert run.status == "completed" and run.retries == 1
         assert live.clock.now() - start >= 5
         assert len(keys) == 2 * PER_PAGE and calls.count(2) == 2
+
+
+async def test_a_repeated_short_429_pauses_the_query(start_live: LiveFactory) -> None:
+    """Retry-After 5 s, again and again: two platform retries, then the query pauses (it does
+    not burn the run's retries and fail)."""
+    async with start_live(**query_settings()) as live:
+        short = httpx.Response(429, headers={"Retry-After": "5"})
+        answer, calls = pages_api(3, {2: [short] * 3})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config(page_delay_s=0))
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert run.output == {"status": "paused", "page": 2, "resume_after": mock.ANY}
+        retried = [
+            r.attempt for r in run.step_log if r.error and r.error["name"] == "RetryAfterError"
+        ]
+        assert retried == [0, 1] and run.retries == 2  # the platform's retries, twice
+        [page_2] = [r for r in run.step_log if r.name == "fetch-page-2"]
+        assert page_2.attempt == 2 and calls.count(2) == 3  # the third 429 pauses
+        paused = await _status(live, query_id)
+        assert paused["status"] == "paused" and paused["errorCode"] == "rate_limited"
+        assert paused["pagesCompleted"] == 1 and paused["resumable"]
+        # the pause is the short wait the API asked for, not the default 15 minutes
+        resume_after = dt.datetime.fromisoformat(paused["resumeAfter"])
+        assert resume_after < dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
+        assert resumed.status_code == 202
+        await live.executor.run_until_idle()
+        assert (await _status(live, query_id))["status"] == "completed"
+        assert len(await _keys(live, query_id)) == 3 * PER_PAGE
+
+
+async def test_a_page_write_killed_mid_transaction_is_retried_and_stored_once(
+    start_live: LiveFactory,
+) -> None:
+    """The database connection dies inside page 2's `fetch_and_store`, rows inserted but not
+    committed: the step fails retriably, and the retry stores the page once."""
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(3)
+        live.mock.get(API).mock(side_effect=answer)
+        admin = await asyncpg.connect(live.services.settings.database_url.get_secret_value())
+        try:
+            killer = await kill_at_checkpoint(admin, page=2)
+            query_id, keys = await _run_to_end(live, config(page_delay_s=0))
+            assert killer.done() and killer.exception() is None
+        finally:
+            await admin.close()
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        page_2 = [r for r in run.step_log if r.name == "fetch-page-2"]
+        assert [(r.attempt, r.op) for r in page_2] == [(0, "StepError"), (1, "StepRun")]
+        assert "database unavailable" in page_2[0].error["message"]
+        assert calls.count(2) == 2
+        done = await _status(live, query_id)
+        assert (done["status"], done["rowsInserted"]) == ("completed", 3 * PER_PAGE)
+        assert len(keys) == len(set(keys)) == 3 * PER_PAGE
+
+
+async def test_a_page_step_retried_after_its_write_committed_counts_nothing_twice(
+    start_live: LiveFactory,
+) -> None:
+    """Page 2 is stored, then the reply to Inngest is lost: the platform runs the step again,
+    which finds the page "already stored" and goes on from the committed checkpoint."""
+    async with start_live(**query_settings()) as live:
+        answer, calls = pages_api(3)
+        live.mock.get(API).mock(side_effect=answer)
+
+        async def lose_the_reply_once(request: httpx.Request) -> httpx.Response:
+            before = calls.count(2)
+            direct = httpx.ASGITransport(app=live.app)
+            async with httpx.AsyncClient(transport=direct, base_url=live.app_url) as client:
+                reply = await client.post(
+                    str(request.url), content=request.content, headers=request.headers
+                )
+            if before == 0 and calls.count(2) == 1:
+                raise httpx.ReadError("connection reset after page 2 was stored")
+            return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+        saved = RouteList(live.mock.routes)
+        lossy = RouteList()
+        lossy.add(
+            respx.Route(method="POST", url__startswith=f"{live.app_url}/api/inngest").mock(
+                side_effect=lose_the_reply_once
+            )
+        )
+        for route in saved:
+            lossy.add(route)
+        live.mock.routes[:] = lossy
+        try:
+            query_id, keys = await _run_to_end(live, config(page_delay_s=0))
+        finally:
+            live.mock.routes[:] = saved
+        [run] = live.executor.runs("execute-query")
+        assert run.status == "completed", run.error
+        assert run.retries == 1 and calls.count(2) == 2
+        [page_2] = [r for r in run.step_log if r.name == "fetch-page-2"]
+        assert page_2.attempt == 1
+        replayed = run.steps[page_2.step_id]["data"]
+        assert (replayed["status"], replayed["inserted"]) == ("stored", 0)
+        assert replayed["rows"] == 2 * PER_PAGE  # the committed checkpoint, not counted again
+        done = await _status(live, query_id)
+        assert (done["status"], done["rowsInserted"]) == ("completed", 3 * PER_PAGE)
+        assert len(keys) == len(set(keys)) == 3 * PER_PAGE
 
 
 async def test_network_errors_twice_then_success(start_live: LiveFactory) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import respx
@@ -478,3 +479,67 @@ async def test_alert_outage_retries_the_alert_not_the_recording(start_live: Live
         assert run.step_names() == ["record-failure", "post-alert"]
         assert run.output["alert"] == {"status": 200}
         assert await ledger(live) == {"evt_alert_retry": "applied"}
+
+
+SUPABASE_URL = "https://abcd.supabase.co"
+
+
+def _literal(value: Any) -> str:
+    """A SQL literal of unknown type, which Postgres coerces to the parameter's type."""
+    if value is None:
+        return "null"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def test_a_supabase_outage_in_a_billing_step_is_retried_not_failed(
+    start_live: LiveFactory, database_url: str
+) -> None:
+    """PostgREST answers 503 PGRST000 once (the database is down): Inngest retries the step."""
+    conn = await asyncpg.connect(database_url)
+    outages = {"billing_sync_subscription": 1}
+    calls: list[str] = []
+
+    async def postgrest(request: httpx.Request, fn: str) -> httpx.Response:
+        """PostgREST's `/rpc/<fn>` over the test database, down for the first call(s) of fn."""
+        calls.append(fn)
+        if outages.get(fn, 0) > 0:
+            outages[fn] -= 1
+            return httpx.Response(
+                503,
+                json={
+                    "code": "PGRST000",
+                    "details": "connection to server failed: Connection refused",
+                    "hint": None,
+                    "message": "Database connection error. Retrying the connection.",
+                },
+            )
+        args = json.loads(request.content or b"{}")
+        named = ", ".join(f"{name} => {_literal(value)}" for name, value in args.items())
+        result = await conn.fetchval(f"select to_json(public.{fn}({named}))::text")  # noqa: S608
+        return httpx.Response(
+            200, content=result or "null", headers={"content-type": "application/json"}
+        )
+
+    try:
+        overrides = {
+            "database_url": None,
+            "supabase_url": SUPABASE_URL,
+            "supabase_service_role_key": "service-role-key-for-tests",
+        }
+        async with stripe_live(start_live, **overrides) as live:
+            live.mock.post(url__regex=rf"^{SUPABASE_URL}/rest/v1/rpc/(?P<fn>\w+)$").mock(
+                side_effect=postgrest
+            )
+            event = load_event("customer.subscription.created.json", id="evt_outage")
+            assert (await deliver(live, event)).status_code == 200
+            await live.executor.run_until_idle()
+            run = run_for(live, "evt_outage")
+            assert run.status == "completed", run.error
+            assert run.retries == 1
+            assert calls.count("billing_sync_subscription") == 2
+            assert await ledger(live) == {"evt_outage": "applied"}
+            [sub] = await rows(live, "select subscription_id from subscriptions")
+            assert sub["subscription_id"] == event["data"]["object"]["id"]
+    finally:
+        await conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -114,3 +115,40 @@ async def test_a_retried_run_is_one_row_with_its_attempts(database_url: str) -> 
     rows = await pool.fetch("select attempts, status, step_count from inngest_function_executions")
     assert [tuple(r) for r in rows] == [(3, "completed", 1)]
     await pool.close()
+
+
+async def test_a_failed_flush_over_the_bound_drops_the_oldest(database_url: str) -> None:
+    """While a batch's write hangs (the table is locked) newer runs arrive; when the write
+    fails, the buffer keeps the newest `buffer_max`, as `record()` does."""
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    locker = await asyncpg.connect(database_url)
+    recorder = Recorder(
+        lambda: ExecutionsRepo(PostgresTransport(pool)),
+        RunMetrics(),
+        interval_s=60,
+        batch=10,
+        buffer_max=25,
+        write_timeout_s=0.5,
+    )
+    try:
+        for i in range(25):
+            recorder.record(observation(i))
+        lock = locker.transaction()
+        await lock.start()
+        await locker.execute("lock table inngest_function_executions in access exclusive mode")
+        flushing = asyncio.create_task(recorder.flush())
+        await asyncio.sleep(0)  # the flush takes runs 0-9 and waits on the lock
+        assert recorder.depth == 15
+        for i in range(25, 35):
+            recorder.record(observation(i))
+        assert recorder.dropped == 0
+        assert await flushing is False  # the write timed out: runs 0-9 come back, over the bound
+        assert recorder.depth == 25 and recorder.dropped == 10
+        await lock.rollback()
+        while recorder.depth:
+            assert await recorder.flush() is True
+        rows = await pool.fetch("select run_id from inngest_function_executions")
+        assert sorted(r["run_id"] for r in rows) == sorted(f"burst-{i}" for i in range(10, 35))
+    finally:
+        await locker.close()
+        await pool.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 
@@ -17,7 +19,12 @@ GOOGLE_KEY = "AIza-test-key"
 
 
 def token(user: str = USER) -> dict[str, str]:
-    claims = {"sub": user, "exp": int(time.time()) + 3600, "aud": "authenticated"}
+    claims = {
+        "sub": user,
+        "exp": int(time.time()) + 3600,
+        "aud": "authenticated",
+        "role": "authenticated",
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 
@@ -74,3 +81,38 @@ def query_settings() -> dict[str, Any]:
         "query_credential_hosts": {"acme": "api.acme.test"},
         "query_min_page_delay_s": 0,  # each test picks its delays; the floor has its own test
     }
+
+
+HOLD_KEY = 4242
+_HOLD_CHECKPOINT = """
+create or replace function public.t_hold_checkpoint() returns trigger language plpgsql as $$
+begin perform pg_advisory_xact_lock({key}); return new; end $$;
+create trigger t_hold_checkpoint before update on public.queries for each row
+    when (old.pages_completed = {page} - 1 and new.pages_completed = {page})
+    execute function public.t_hold_checkpoint();
+"""
+
+
+async def kill_at_checkpoint(admin: asyncpg.Connection, *, page: int) -> asyncio.Task[int]:
+    """Make the write of page `page` hang at its checkpoint (its rows already inserted, not
+    committed), then kill that backend from `admin`: the process dies mid-transaction.
+
+    Returns the task doing the kill (its result is the killed pid); later writes pass.
+    """
+    await admin.execute(_HOLD_CHECKPOINT.format(key=HOLD_KEY, page=page))
+    await admin.execute("select pg_advisory_lock($1)", HOLD_KEY)
+
+    async def kill() -> int:
+        for _ in range(3000):
+            pid = await admin.fetchval(
+                "select pid from pg_stat_activity where wait_event_type = 'Lock'"
+                " and wait_event = 'advisory' and datname = current_database()"
+            )
+            if pid is not None:
+                assert await admin.fetchval("select pg_terminate_backend($1)", pid)
+                await admin.execute("select pg_advisory_unlock($1)", HOLD_KEY)
+                return int(pid)
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no write of page {page} reached its checkpoint")
+
+    return asyncio.create_task(kill())

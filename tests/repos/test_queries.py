@@ -9,9 +9,10 @@ import asyncpg
 import pytest
 
 from inngest_app.repos.queries import QueriesRepo
-from inngest_app.store import PostgresTransport
+from inngest_app.store import PostgresTransport, StoreError
 from inngest_app.store.postgres import create_pool
 from inngest_app.store.transport import init_connection
+from tests.queries.support import kill_at_checkpoint
 
 
 @pytest.fixture
@@ -78,6 +79,34 @@ async def test_a_crash_between_fetch_and_commit_loses_and_double_counts_nothing(
     )
     assert retried.stored and retried.query.rows_inserted == 3
     assert await pool.fetchval("select count(*) from query_results") == 3
+
+
+async def test_a_connection_killed_inside_store_page_commits_nothing(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """The real `QueriesRepo.store_page` call dies after inserting its rows, before its
+    checkpoint: neither is kept, and the retry writes the page exactly once."""
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=5, max_rows=100)
+    await repo.claim(query.id, "run")
+    admin = await asyncpg.connect(database_url)
+    try:
+        killer = await kill_at_checkpoint(admin, page=1)
+        with pytest.raises(StoreError) as caught:
+            await repo.store_page(query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False)
+        assert caught.value.retriable is True
+        await killer
+        assert await pool.fetchval("select count(*) from query_results") == 0
+        after_crash = await repo.get(query.id)
+        assert after_crash is not None
+        assert (after_crash.pages_completed, after_crash.rows_inserted) == (0, 0)
+        retried = await repo.store_page(
+            query.id, "run", page=1, rows=_rows(1), next_cursor=2, done=False
+        )
+        assert retried.stored and retried.query.rows_inserted == 3
+        assert await pool.fetchval("select count(*) from query_results") == 3
+    finally:
+        await admin.close()
 
 
 async def test_rows_seen_on_an_earlier_page_are_not_counted_again(pool: asyncpg.Pool) -> None:

@@ -54,10 +54,25 @@ async def test_event_api_down_is_502(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("inngest._internal.client_lib.client.RETRY_BASE_DELAY", 0.0)
-    event_api.post(url__startswith=EVENT_API).mock(side_effect=httpx.ConnectError("refused"))
+    down = event_api.post(url__startswith=EVENT_API).mock(side_effect=httpx.ConnectError("refused"))
     async with in_process(create_app(make_settings())) as client:
-        response = await client.post("/api/inngest/test", json={"name": "app/ping"})
-    assert response.status_code == 502 and response.json()["code"] == "inngest_unavailable"
+        response = await client.post(
+            "/api/inngest/test", json={"name": "app/ping", "data": {"n": 1}}
+        )
+        assert response.status_code == 502 and response.json()["code"] == "inngest_unavailable"
+        assert response.json()["error"]
+        # the event was really handed to the SDK, which tried the event API (and retried)
+        assert down.call_count >= 1
+        (tried,) = json.loads(down.calls[0].request.content)
+        assert (tried["name"], tried["data"]) == ("app/ping", {"n": 1})
+        # nothing sticks: once the API answers, the same request goes through
+        event_api.routes.clear()
+        back = event_api.post(url__startswith=EVENT_API).mock(
+            return_value=httpx.Response(200, json={"ids": ["01K"], "status": 200})
+        )
+        again = await client.post("/api/inngest/test", json={"name": "app/ping", "data": {"n": 1}})
+        assert again.status_code == 200 and again.json() == {"ids": ["01K"], "name": "app/ping"}
+        assert back.call_count == 1
 
 
 async def test_cloud_mode_has_no_test_route(make_settings: Callable[..., Settings]) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import statistics
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 import asyncpg
@@ -38,7 +40,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def user(sub: str) -> dict[str, str]:
-    return bearer(jwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, "HS256"))
+    claims = {"sub": sub, "exp": int(time.time()) + 600, "aud": "authenticated"}
+    return bearer(jwt.encode({**claims, "role": "authenticated"}, SECRET, "HS256"))
 
 
 def make_rows(now: dt.datetime) -> list[dict[str, Any]]:
@@ -152,6 +155,77 @@ async def test_stats_shape_and_numbers(settings: Settings, database_url: str) ->
     )
     assert body["quota"]["forecastStepsThisMonth"] >= body["quota"]["stepsThisMonth"]
     assert all(f["p50DurationMs"] <= f["p95DurationMs"] for f in body["byFunction"])
+
+
+HALF, P95 = Fraction(1, 2), Fraction(95, 100)
+
+
+def _round(value: float | Decimal) -> int:
+    """SQL's round() of a numeric: half away from zero."""
+    return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _bucket_upper_ms(duration_ms: int) -> int:
+    """The upper bound of the duration bucket of `duration_ms`: three buckets per doubling."""
+    bucket = min(59, max(0, math.ceil(3 * math.log(max(duration_ms, 1)) / math.log(2))))
+    return round(2 ** (bucket / 3))
+
+
+def _nearest_rank(values: list[int], fraction: Fraction) -> int:
+    ordered = sorted(values)
+    return ordered[math.ceil(fraction * len(ordered)) - 1]
+
+
+async def test_groupings_and_percentiles_match_values_computed_here(
+    settings: Settings, database_url: str
+) -> None:
+    """byTriggerType, byDay and each function's p50/p95, against the rows themselves (past
+    days come from the rollups, today from the raw table)."""
+    now = dt.datetime.now(dt.UTC)
+    rows = make_rows(now)
+    await seed(database_url, rows)
+    async with in_process(create_app(settings)) as client:
+        first = await client.get("/api/inngest/monitoring", headers=bearer(ADMIN))
+        again = await client.get("/api/inngest/monitoring", headers=bearer(ADMIN))
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json()  # rollups built by the first, read by the second
+    body = first.json()
+
+    triggers: dict[str, int] = {}
+    days: dict[str, list[dict[str, Any]]] = {}
+    durations: dict[str, list[int]] = {}
+    for r in rows:
+        triggers[r["trigger_type"]] = triggers.get(r["trigger_type"], 0) + 1
+        days.setdefault(r["started_at"].date().isoformat(), []).append(r)
+        durations.setdefault(r["function_id"], []).append(r["duration_ms"])
+    assert body["byTriggerType"] == [
+        {"triggerType": t, "count": n}
+        for t, n in sorted(triggers.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    assert len(days) > 2  # several past days and today
+    assert body["byDay"] == [
+        {
+            "date": day,
+            "executions": len(rs),
+            "steps": sum(r["step_count"] + r["other_step_count"] for r in rs),
+            "avgDurationMs": _round(Decimal(sum(r["duration_ms"] for r in rs)) / len(rs)),
+        }
+        for day, rs in sorted(days.items())
+    ]
+    got = {f["functionId"]: (f["p50DurationMs"], f["p95DurationMs"]) for f in body["byFunction"]}
+    want = {
+        fn: (
+            _bucket_upper_ms(_nearest_rank(values, HALF)),
+            _bucket_upper_ms(_nearest_rank(values, P95)),
+        )
+        for fn, values in durations.items()
+    }
+    assert got == want
+    for fn, (p50, p95) in got.items():  # a bucket's bound: at most ~26% above the true value
+        assert (
+            _nearest_rank(durations[fn], HALF) <= p50 <= 1.26 * _nearest_rank(durations[fn], HALF)
+        )
+        assert _nearest_rank(durations[fn], P95) <= p95
 
 
 async def test_filters_combine(settings: Settings, database_url: str) -> None:

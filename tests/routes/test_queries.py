@@ -59,7 +59,16 @@ async def test_auth_and_ownership(start_live: LiveFactory) -> None:
         answer, _ = pages_api(1)
         live.mock.get(API).mock(side_effect=answer)
         assert (await live.api.post("/api/queries/run", json=config())).status_code == 401
-        expired = jwt.encode({"sub": "u", "exp": int(time.time()) - 10}, JWT_SECRET, "HS256")
+        expired = jwt.encode(
+            {
+                "sub": "u",
+                "exp": int(time.time()) - 10,
+                "aud": "authenticated",
+                "role": "authenticated",
+            },
+            JWT_SECRET,
+            "HS256",
+        )
         response = await live.api.post(
             "/api/queries/run", json=config(), headers={"Authorization": f"Bearer {expired}"}
         )

@@ -215,10 +215,28 @@ async def test_event_api_down_is_503_then_a_redelivery_is_sent(
     assert kept["forwarded_at"] is not None and kept["deliveries"] == 2
 
 
-async def test_event_api_5xx_is_503(client: httpx.AsyncClient, event_api: respx.MockRouter) -> None:
-    event_api.post(url__startswith=EVENT_API).mock(return_value=httpx.Response(502, text="bad"))
-    body, headers = signed(load_event("invoice.paid.json"))
-    assert (await client.post(URL, content=body, headers=headers)).status_code == 503
+async def test_event_api_5xx_is_503_and_the_delivery_is_kept_unforwarded(
+    client: httpx.AsyncClient, event_api: respx.MockRouter, stored: Stored
+) -> None:
+    down = event_api.post(url__startswith=EVENT_API).mock(
+        return_value=httpx.Response(502, text="bad")
+    )
+    event = load_event("invoice.paid.json")
+    body, headers = signed(event)
+    response = await client.post(URL, content=body, headers=headers)
+    assert response.status_code == 503 and response.json()["code"] == "inngest_unavailable"
+    assert down.call_count >= 1  # the hand-over was tried, and refused
+    (kept,) = await stored()
+    assert (kept["event_id"], kept["deliveries"]) == (event["id"], 1)
+    assert kept["forwarded_at"] is None  # kept for the redelivery, not marked as sent
+
+    event_api.routes.clear()
+    route = accept_events(event_api)
+    body, headers = signed(event)
+    assert (await client.post(URL, content=body, headers=headers)).status_code == 200
+    assert [e["id"] for e in sent(route)] == [event["id"]]
+    (kept,) = await stored()
+    assert kept["forwarded_at"] is not None and kept["deliveries"] == 2
 
 
 async def test_store_down_is_503_and_nothing_is_sent(

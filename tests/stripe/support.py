@@ -10,8 +10,16 @@ from typing import Any
 
 from inngest_app.stripe.signature import sign
 
-# The shared captures live beside the repository (`../shared/fixtures/stripe`).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe"
+# The shared captures live beside the repository (`../shared/fixtures/stripe`), or beside the
+# checkout a git worktree was made from (the nearest ancestor that has them).
+FIXTURES = next(
+    (
+        parent / "shared" / "fixtures" / "stripe"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared" / "fixtures" / "stripe").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe",
+)
 SECRET = "whsec_test_current_0123456789"
 OLD_SECRET = "whsec_test_previous_9876543210"
 

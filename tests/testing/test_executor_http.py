@@ -77,10 +77,10 @@ async def test_cloud_registration_needs_the_hashed_signing_key() -> None:
         assert mini.executor.functions == {}
 
 
-async def test_registration_with_an_unsupported_expression_is_refused() -> None:
+async def test_registration_with_an_expression_that_does_not_compile_is_refused() -> None:
     def build(client: inngest.Inngest) -> Functions:
         @client.create_function(
-            fn_id="odd", trigger=inngest.TriggerEvent(event="t/odd", expression="size(event) > 1")
+            fn_id="odd", trigger=inngest.TriggerEvent(event="t/odd", expression="event.data.a = 1")
         )
         async def odd(ctx: inngest.Context) -> None:
             return None
@@ -89,7 +89,8 @@ async def test_registration_with_an_unsupported_expression_is_refused() -> None:
 
     async with mini_app(build, sync=False) as mini:
         response = await mini.executor.sync(mini.app_url)
-        assert "unknown name 'size'" in response.json()["error"]
+        error = response.json()["error"]
+        assert "mini-odd: triggers[0].expression: cannot compile" in error, error
         assert mini.executor.functions == {}
 
 
@@ -183,6 +184,27 @@ async def test_the_rest_api_shows_an_events_runs() -> None:
     assert [r["status"] for r in before] == ["Running"]
     assert after == [one] and one["status"] == "Completed" and one["output"]["step"] == {}
     assert missing.status_code == 404
+
+
+async def test_a_sleep_given_as_a_duration_lasts_that_long() -> None:
+    """The JS SDK's `Sleep` opcode names a duration ("1m30s"), the Python SDK's an ISO time."""
+    seen: list[dict[str, Any]] = []
+
+    async def endpoint(request: Request) -> JSONResponse:
+        seen.append(json.loads(await request.body()))
+        if len(seen) == 1:
+            return JSONResponse([{"id": "nap-hash", "op": "Sleep", "name": "1m30s"}], 206)
+        return JSONResponse("woke")
+
+    app = Starlette(routes=[Route("/api/inngest", endpoint, methods=["POST"])])
+    clock = ManualClock()
+    async with TestExecutor(clock=clock) as executor, serve_asgi(app) as origin:
+        executor.registry.register(_config("app-fn", f"{origin}/api/inngest", "t/nap"))
+        await executor.send({"name": "t/nap", "data": {}})
+        [run] = await _settle(executor)
+    assert run.status == "completed" and run.output == "woke"
+    assert run.ended_at == run.started_at + 90
+    assert seen[1]["steps"] == {"nap-hash": None}
 
 
 def _config(fn_id: str, url: str, event: str) -> dict[str, Any]:
