@@ -118,7 +118,7 @@ def routes(services: Services) -> list[BaseRoute]:
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                caller = authenticate(request, services.settings)
+                caller = await authenticate(request, services.settings)
                 return await handler(request, caller, SkillsRepo(services.transport))
             except AuthError as exc:
                 return error_response(

@@ -22,6 +22,7 @@ from tests.skills.support import (
     ANTHROPIC_URL,
     BOT_TOKEN,
     OPENAI_BASE,
+    SUPABASE_ISSUER,
     SUPABASE_URL,
     TELEGRAM_URL,
     USER,
@@ -309,14 +310,16 @@ async def test_supabase_storage_when_configured(start_live: LiveFactory, tmp_pat
 
         live.mock.post(url__startswith=prefix).mock(side_effect=upload)
         live.mock.get(url__startswith=prefix).mock(side_effect=download)
-        run_id = await start_run(live)
+        run_id = await start_run(live, issuer=SUPABASE_ISSUER)
         await live.executor.run_until_idle()
         assert (await run_row(live, run_id))["status"] == "completed"
         key = await live.pool.fetchval("select storage_key from outputs")
         assert list(stored) == [key] and b"Spring launch" in stored[key]
         assert not (tmp_path / "outputs").exists()
         output_id = await live.pool.fetchval("select id from outputs")
-        read = await live.api.get(f"/api/outputs/{output_id}", headers=token())
+        read = await live.api.get(
+            f"/api/outputs/{output_id}", headers=token(issuer=SUPABASE_ISSUER)
+        )
         assert "Spring launch" in read.json()["content"]
 
 
@@ -331,7 +334,7 @@ async def test_supabase_missing_bucket_fails_the_run(
         upload = live.mock.post(url__startswith=f"{SUPABASE_URL}/storage/v1/object/").mock(
             return_value=answer(400, "supabase.storage.error.bucket_not_found.json")
         )
-        run_id = await start_run(live)
+        run_id = await start_run(live, issuer=SUPABASE_ISSUER)
         await live.executor.run_until_idle()
         row = await run_row(live, run_id)
         assert row["status"] == "failed" and "Bucket not found" in row["error"]

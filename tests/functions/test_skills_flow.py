@@ -19,8 +19,6 @@ from tests.skills.support import (
     start_run,
 )
 
-pytest.importorskip("inngest_app.testing.flow", reason="the executor's flow control")
-
 
 def starts(live: Live, user: str) -> list[float]:
     return sorted(

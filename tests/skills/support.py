@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
 from tests.harness import Live
-from tests.queries.support import JWT_SECRET, token
+from tests.queries.support import JWT_SECRET
 
 __all__ = ["JWT_SECRET", "token"]
 
@@ -20,7 +22,21 @@ OPENAI_BASE = "http://llm.internal.test/v1"
 BOT_TOKEN = "7000000001:AAH-test-bot-token-secret"
 TELEGRAM_URL = f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
 SUPABASE_URL = "https://proj.supabase.test"
+SUPABASE_ISSUER = f"{SUPABASE_URL}/auth/v1"
 ALERT_URL = "https://alerts.example.test/hook"
+
+
+def token(user: str = USER, *, issuer: str | None = None) -> dict[str, str]:
+    """A Supabase user's bearer token (with the issuer the app expects when SUPABASE_URL is set)."""
+    claims: dict[str, Any] = {
+        "sub": user,
+        "exp": int(time.time()) + 3600,
+        "aud": "authenticated",
+        "role": "authenticated",
+    }
+    if issuer:
+        claims["iss"] = issuer
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 
 def fixture(name: str) -> Any:
@@ -50,9 +66,9 @@ def skill_settings(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     return values
 
 
-async def start_run(live: Live, user: str = USER, **body: Any) -> str:
+async def start_run(live: Live, user: str = USER, *, issuer: str | None = None, **body: Any) -> str:
     payload = {"skillName": "marketing-brief", "message": "Launch our trail shoes", **body}
-    response = await live.api.post("/api/runs", json=payload, headers=token(user))
+    response = await live.api.post("/api/runs", json=payload, headers=token(user, issuer=issuer))
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "queued"
     return str(response.json()["runId"])
