@@ -398,21 +398,6 @@ async def test_an_unknown_skill_in_the_event_fails_the_run(
         assert row["status"] == "failed" and "no-such-skill" in row["error"]
 
 
-async def test_a_duplicate_event_does_no_second_run(
-    start_live: LiveFactory, tmp_path: Path
-) -> None:
-    async with start_live(**skill_settings(tmp_path)) as live:
-        llm = live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
-        run_id = await start_run(live)
-        [original] = events(live, "skill.execute")
-        await live.executor.send({"name": "skill.execute", "data": original["data"]})
-        await live.executor.run_until_idle()
-        assert llm.call_count == 1
-        assert await live.pool.fetchval("select count(*) from outputs") == 1
-        assert len(events(live, "skill.execute.completed")) == 1
-        assert (await run_row(live, run_id))["status"] == "completed"
-
-
 async def test_two_runs_on_one_day_never_overwrite(start_live: LiveFactory, tmp_path: Path) -> None:
     async with start_live(**skill_settings(tmp_path)) as live:
         live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())

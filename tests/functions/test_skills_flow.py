@@ -111,3 +111,6 @@ async def test_a_duplicate_run_id_is_not_run_again(start_live: LiveFactory, tmp_
         await live.executor.run_until_idle()
         ran = [r for r in live.executor.runs("skill-execute") if r.first_call_at is not None]
         assert len(ran) == 1 and llm.call_count == 1
+        assert await live.pool.fetchval("select count(*) from outputs") == 1
+        completed = [e for e in live.executor.events if e["name"] == "skill.execute.completed"]
+        assert len(completed) == 1
