@@ -63,8 +63,12 @@ class SkillsRuntime:
             changed = await SkillsRepo(self._services.transport).sync_skills(
                 list(self.library.values())
             )
-        except StoreError as exc:
-            logger.warning("skills: could not sync the library to the database: %s", exc)
+        except Exception as exc:  # any store trouble: start anyway, sync again on first use
+            logger.warning(
+                "skills: could not sync the library to the database (%s: %s)",
+                type(exc).__name__,
+                exc if isinstance(exc, StoreError) else "",
+            )
             return False
         self._synced = True
         logger.info("skills: synced (%s)", changed)
