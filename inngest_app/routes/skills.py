@@ -7,7 +7,6 @@ own runs and outputs (anyone else's is a 404, so ids leak nothing). A user past
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,16 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from inngest_app.auth import AuthError, Caller, authenticate
+from inngest_app.auth import Caller
 from inngest_app.events import describe_validation_error
 from inngest_app.repos.skills import Output, SkillRun, SkillsRepo
+from inngest_app.routes.api import json_object, with_caller
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, execute_data
 from inngest_app.skills.library import OptionValue
 from inngest_app.skills.runtime import SkillsRuntime, skills_runtime
 from inngest_app.skills.storage import StorageError
-from inngest_app.store import StoreError
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -98,37 +97,15 @@ def present_output(output: Output, content: str | None) -> dict[str, Any]:
     }
 
 
-async def _json_body(request: Request) -> dict[str, Any] | Response:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        return error_response(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return error_response(400, "invalid_json", "request body is not valid JSON")
-    if not isinstance(body, dict):
-        return error_response(400, "invalid_body", "request body must be a JSON object")
-    return body
-
-
 def routes(services: Services) -> list[BaseRoute]:
     """The skills API routes."""
     runtime: SkillsRuntime = skills_runtime(services)
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                caller = await authenticate(request, services.settings)
-                return await handler(request, caller, SkillsRepo(services.transport))
-            except AuthError as exc:
-                return error_response(
-                    exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
-                )
-            except (StoreError, StorageError) as exc:
-                logger.warning("skills API storage error: %s", exc)
-                return error_response(503, "store_unavailable", "storage is unavailable")
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, caller, SkillsRepo(services.transport))
 
-        return endpoint
+        return with_caller(services, with_repo, unavailable=(StorageError,))
 
     async def send(event: inngest.Event) -> bool:
         try:
@@ -139,7 +116,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return True
 
     async def create_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
-        body = await _json_body(request)
+        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
         message = body.get("message")
@@ -232,7 +209,7 @@ def routes(services: Services) -> list[BaseRoute]:
         output = await own_output(request, caller, repo)
         if output is None:
             return error_response(404, "not_found", "no such output")
-        body = await _json_body(request)
+        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
         try:
