@@ -7,7 +7,7 @@ from typing import Any
 
 import inngest
 
-from functions import github, monitoring, ping, queries, stripe, workspaces
+from functions import github, monitoring, ping, queries, skills, stripe, workspaces
 from inngest_app.services import Services
 
 # Each family contributes a `build(services) -> list[Function]`; add new families here.
@@ -18,6 +18,7 @@ FAMILIES: tuple[Callable[[Services], list[inngest.Function[Any]]], ...] = (
     stripe.build,
     github.build,
     workspaces.build,
+    skills.build,
 )
 
 

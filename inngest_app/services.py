@@ -20,6 +20,7 @@ from inngest_app.store import Transport
 if TYPE_CHECKING:
     from inngest_app.monitoring.recorder import Recorder
     from inngest_app.outbound import GuardedClient
+    from inngest_app.skills.runtime import SkillsRuntime
 
 
 class NotStartedError(RuntimeError):
@@ -53,6 +54,7 @@ class Services:
     # Migration files the database lacks (start-up check; readiness fails while any are);
     # None until checked (Supabase REST, or the database unreachable so far).
     pending_migrations: list[str] | None = None
+    skills: SkillsRuntime | None = None  # the skills family's library/provider/storage
 
     @property
     def transport(self) -> Transport:

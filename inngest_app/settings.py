@@ -13,7 +13,7 @@ import os
 from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,7 @@ DEFAULT_ENV_FILE = ".env"
 _cloud_keys_needed: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
     "cloud_keys_needed", default=CLOUD_KEYS
 )
+DEFAULT_SKILLS_DIR = Path(__file__).resolve().parent / "skills" / "catalog"
 
 
 class SettingsError(Exception):
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
     # --- Operations ----------------------------------------------------------------------
     # Apply pending migrations at start-up (under the advisory lock): single-service deploys.
     migrate_on_start: bool = False
+
     # --- GitHub capture ------------------------------------------------------------------
     github_token: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
@@ -151,6 +153,22 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL, e.g. https://api.github.com")
         return value.rstrip("/")
+
+    # --- Skills --------------------------------------------------------------------------
+    skills_dir: Path = DEFAULT_SKILLS_DIR
+    # auto: anthropic with ANTHROPIC_API_KEY, else openai with OPENAI_BASE_URL/KEY, else template
+    skill_provider: Literal["auto", "anthropic", "openai", "template"] = "auto"
+    skill_model: str | None = None  # overrides every skill's model (e.g. a local server's)
+    skill_max_tokens: int = Field(4096, ge=1, le=64_000)
+    skill_model_timeout_s: float = Field(120.0, gt=0, le=540)
+    skill_runs_per_hour: int = Field(100, ge=1)
+    skill_outputs_dir: Path = Path(".data/outputs")
+    skill_outputs_bucket: str = Field("skill-outputs", pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$")
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    telegram_bot_token: SecretStr | None = None
 
     @field_validator("inngest_serve_path")
     @classmethod
@@ -200,6 +218,10 @@ class Settings(BaseSettings):
         ):
             # With a DSN, SUPABASE_URL alone is fine: it names the JWT issuer and its JWKS.
             raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set together")
+        if self.skill_provider == "anthropic" and self.anthropic_api_key is None:
+            raise ValueError("SKILL_PROVIDER=anthropic requires ANTHROPIC_API_KEY")
+        if self.skill_provider == "openai" and not (self.openai_base_url or self.openai_api_key):
+            raise ValueError("SKILL_PROVIDER=openai requires OPENAI_BASE_URL or OPENAI_API_KEY")
         return self
 
     def check_dev_mode(self) -> None:
@@ -246,6 +268,17 @@ class Settings(BaseSettings):
     def supabase_issuer(self) -> str | None:
         """The `iss` of Supabase's user tokens, when SUPABASE_URL is set."""
         return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
+
+    @property
+    def skill_provider_name(self) -> Literal["anthropic", "openai", "template"]:
+        """The model provider in use (`auto` resolved)."""
+        if self.skill_provider != "auto":
+            return self.skill_provider
+        if self.anthropic_api_key is not None:
+            return "anthropic"
+        if self.openai_base_url or self.openai_api_key is not None:
+            return "openai"
+        return "template"
 
     @property
     def api_base_url(self) -> str | None:

@@ -39,6 +39,10 @@ _PREFIXES = (
     "MIGRATE_ON_START",
     "OUTBOUND_",
     "GITHUB_",
+    "SKILL",
+    "ANTHROPIC_",
+    "OPENAI_",
+    "TELEGRAM_",
 )
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from inngest_app.routes import dev, github, health, monitoring, pages, queries, stripe, workspaces
+from inngest_app.routes import (
+    dev,
+    github,
+    health,
+    monitoring,
+    pages,
+    queries,
+    skills,
+    stripe,
+    workspaces,
+)
 from inngest_app.services import Services
 
 
@@ -17,6 +27,7 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *stripe.routes(services),
         *github.routes(services),
         *workspaces.routes(services),
+        *skills.routes(services),
         *dev.routes(services),
         *pages.routes(services),
     ]

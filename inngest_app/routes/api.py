@@ -21,10 +21,14 @@ CallerHandler = Callable[[Request, Caller], Awaitable[Response]]
 
 
 def with_caller(
-    services: Services, handler: CallerHandler
+    services: Services,
+    handler: CallerHandler,
+    *,
+    unavailable: tuple[type[Exception], ...] = (),
 ) -> Callable[[Request], Awaitable[Response]]:
-    """An endpoint that authenticates the caller (401/403 as JSON) and answers a store fault
-    with 503, then runs `handler(request, caller)`."""
+    """An endpoint that authenticates the caller (401/403 as JSON) and answers a store fault,
+    or any of the `unavailable` errors (another backing service down), with 503, then runs
+    `handler(request, caller)`."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -36,17 +40,22 @@ def with_caller(
             )
         except StoreError as exc:
             logger.warning("%s: store error: %s", request.url.path, exc)
-            if not exc.retriable:  # the store refused the input (a check, a bound)
-                return error_response(400, "rejected", "the request was refused by the store")
+            return error_response(503, "store_unavailable", "storage is unavailable")
+        except unavailable as exc:
+            logger.warning("%s: storage error: %s", request.url.path, exc)
             return error_response(503, "store_unavailable", "storage is unavailable")
 
     return endpoint
 
 
-async def json_object(request: Request, *, optional: bool = False) -> dict[str, Any] | Response:
-    """The request body as a JSON object, or the 400 that says why it is not one.
-    With `optional`, an empty body is `{}`."""
+async def json_object(
+    request: Request, *, optional: bool = False, max_bytes: int | None = None
+) -> dict[str, Any] | Response:
+    """The request body as a JSON object, or the 400 (413 past `max_bytes`) that says why it is
+    not one. With `optional`, an empty body is `{}`."""
     raw = await request.body()
+    if max_bytes is not None and len(raw) > max_bytes:
+        return error_response(413, "body_too_large", f"request body over {max_bytes} bytes")
     if optional and not raw.strip():
         return {}
     try:

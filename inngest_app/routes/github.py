@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from inngest_app.auth import AuthError, authenticate
+from inngest_app.auth import Caller
 from inngest_app.events import describe_validation_error
 from inngest_app.github.events import DISCOVER, REPOSITORY_SYNC, RepositoryRef
 from inngest_app.github.plan import valid_name, valid_owner
 from inngest_app.repos.github import GithubRepo, Repository
+from inngest_app.routes.api import with_caller
 from inngest_app.serve import error_response
 from inngest_app.services import Services
-from inngest_app.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +44,10 @@ def routes(services: Services) -> list[BaseRoute]:
     """The repositories API routes."""
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                await authenticate(request, services.settings)
-                return await handler(request, GithubRepo(services.transport))
-            except AuthError as exc:
-                return error_response(
-                    exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
-                )
-            except StoreError as exc:
-                logger.warning("repositories API store error: %s", exc)
-                return error_response(503, "store_unavailable", "storage is unavailable")
+        async def with_repo(request: Request, _caller: Caller) -> Response:
+            return await handler(request, GithubRepo(services.transport))
 
-        return endpoint
+        return with_caller(services, with_repo)
 
     def path_ref(request: Request) -> RepositoryRef | Response:
         owner, name = request.path_params["owner"], request.path_params["name"]

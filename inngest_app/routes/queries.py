@@ -23,16 +23,16 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
-from inngest_app.auth import AuthError, Caller, authenticate
+from inngest_app.auth import Caller
 from inngest_app.events import describe_validation_error
 from inngest_app.outbound import OutboundRefused, check_headers, check_url
 from inngest_app.queries.config import HttpJsonSource, QueryConfig
 from inngest_app.queries.credentials import CredentialRefused, authorize
 from inngest_app.queries.limits import cap_violation
 from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
+from inngest_app.routes.api import with_caller
 from inngest_app.serve import error_response
 from inngest_app.services import Services
-from inngest_app.store import StoreError
 
 logger = logging.getLogger(__name__)
 STREAM_POLL_S = 0.5
@@ -66,19 +66,10 @@ def routes(services: Services) -> list[BaseRoute]:
     """The query API routes."""
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                caller = await authenticate(request, services.settings)
-                return await handler(request, caller, QueriesRepo(services.transport))
-            except AuthError as exc:
-                return error_response(
-                    exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
-                )
-            except StoreError as exc:
-                logger.warning("query API store error: %s", exc)
-                return error_response(503, "store_unavailable", "storage is unavailable")
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, caller, QueriesRepo(services.transport))
 
-        return endpoint
+        return with_caller(services, with_repo)
 
     async def own_query(request: Request, caller: Caller, repo: QueriesRepo) -> Query | Response:
         try:

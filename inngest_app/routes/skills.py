@@ -1,0 +1,244 @@
+"""The skills API: start a run, read a run, read an output, give feedback on an output.
+
+Callers authenticate as in the other APIs (Supabase JWT or the admin key); a user sees only their
+own runs and outputs (anyone else's is a 404, so ids leak nothing). A user past
+`SKILL_RUNS_PER_HOUR` runs in the last hour gets 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import inngest
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inngest_app.auth import Caller
+from inngest_app.events import describe_validation_error
+from inngest_app.repos.skills import Output, SkillRun, SkillsRepo
+from inngest_app.routes.api import json_object, with_caller
+from inngest_app.serve import error_response
+from inngest_app.services import Services
+from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, execute_data
+from inngest_app.skills.library import OptionValue
+from inngest_app.skills.runtime import SkillsRuntime, skills_runtime
+from inngest_app.skills.storage import StorageError
+
+logger = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BODY_BYTES = 64 * 1024
+
+Handler = Callable[[Request, Caller, SkillsRepo], Awaitable[Response]]
+
+
+class RunRequest(BaseModel):
+    """Body of `POST /api/runs`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    skill_name: str = Field(alias="skillName", min_length=1, max_length=64)
+    message: str = Field(min_length=1)
+    client_id: uuid.UUID | None = Field(None, alias="clientId")
+    options: dict[str, OptionValue] = Field(default_factory=dict, max_length=20)
+    user_id: str | None = Field(None, alias="userId", min_length=1, max_length=200)
+
+
+Score = StrictInt
+
+
+class FeedbackRequest(BaseModel):
+    """Body of `POST /api/outputs/{id}/feedback`: scores 1 to 5."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overall: Score = Field(ge=1, le=5)
+    accuracy: Score | None = Field(None, ge=1, le=5)
+    quality: Score | None = Field(None, ge=1, le=5)
+    issues: list[str] = Field(default_factory=list, max_length=20)
+    comment: str | None = Field(None, max_length=4000)
+
+
+def present_run(run: SkillRun) -> dict[str, Any]:
+    """The public view of a run."""
+    return {
+        "runId": str(run.id),
+        "userId": run.user_id,
+        "skillName": run.skill_name,
+        "clientId": str(run.client_id) if run.client_id else None,
+        "status": run.status,
+        "tokensIn": run.tokens_in,
+        "tokensOut": run.tokens_out,
+        "error": run.error,
+        "outputId": str(run.output_id) if run.output_id else None,
+        "createdAt": run.created_at.isoformat(),
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "completedAt": run.completed_at.isoformat() if run.completed_at else None,
+    }
+
+
+def present_output(output: Output, content: str | None) -> dict[str, Any]:
+    """The public view of an output, with its content."""
+    return {
+        "id": str(output.id),
+        "runId": str(output.run_id),
+        "skillName": output.skill_name,
+        "title": output.title,
+        "format": output.format,
+        "preview": output.preview,
+        "sizeBytes": output.size_bytes,
+        "storageKey": output.storage_key,
+        "createdAt": output.created_at.isoformat(),
+        "content": content,
+    }
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The skills API routes."""
+    runtime: SkillsRuntime = skills_runtime(services)
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, caller, SkillsRepo(services.transport))
+
+        return with_caller(services, with_repo, unavailable=(StorageError,))
+
+    async def send(event: inngest.Event) -> bool:
+        try:
+            await services.inngest.send(event)
+        except Exception as exc:  # the run stays queued: the stuck-run monitor sends it again
+            logger.error("could not send %s: %s", event.name, exc)
+            return False
+        return True
+
+    async def create_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
+        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        message = body.get("message")
+        if isinstance(message, str) and len(message.encode()) > MAX_MESSAGE_BYTES:
+            return error_response(
+                413, "message_too_large", f"message: over {MAX_MESSAGE_BYTES} bytes"
+            )
+        try:
+            ask = RunRequest.model_validate(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid_body", describe_validation_error(exc))
+        user_id = caller.user_id
+        if ask.user_id is not None:
+            if not caller.is_admin and ask.user_id != caller.user_id:
+                return error_response(403, "forbidden", "you may only start your own runs")
+            user_id = ask.user_id
+        if user_id is None:
+            return error_response(400, "invalid_body", "userId: required for admin callers")
+        if runtime.active_skill(ask.skill_name) is None:
+            return error_response(404, "unknown_skill", f"skillName: no skill {ask.skill_name!r}")
+        await runtime.ensure_synced()
+        created = await repo.create_run(
+            user_id=user_id,
+            skill_name=ask.skill_name,
+            client_id=ask.client_id,
+            message=ask.message,
+            options=ask.options,
+            max_per_hour=services.settings.skill_runs_per_hour,
+        )
+        if created.code == "rate_limited":
+            retry_after = created.retry_after_s or 60
+            response = error_response(
+                429,
+                "rate_limited",
+                f"more than {services.settings.skill_runs_per_hour} runs in "
+                f"the last hour; retry in {retry_after} s",
+            )
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+        if created.code == "unknown_client":
+            return error_response(404, "unknown_client", "clientId: no such client")
+        if created.run is None:
+            return error_response(404, "unknown_skill", f"skillName: no skill {ask.skill_name!r}")
+        run = created.run
+        await send(
+            inngest.Event(
+                name=SKILL_EXECUTE,
+                data=execute_data(
+                    run_id=run.id,
+                    skill_name=run.skill_name,
+                    user_message=run.user_message,
+                    user_id=run.user_id,
+                    client_id=run.client_id,
+                    options=run.options,
+                ),
+                id=f"skill-execute-{run.id}",
+            )
+        )
+        return JSONResponse({"runId": str(run.id), "status": run.status}, status_code=202)
+
+    def _id(request: Request, name: str) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(request.path_params[name])
+        except ValueError:
+            return None
+
+    async def get_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
+        run_id = _id(request, "run_id")
+        run = None if run_id is None else await repo.get_run(run_id)
+        if run is None or not (caller.is_admin or caller.user_id == run.user_id):
+            return error_response(404, "not_found", "no such run")
+        return JSONResponse(present_run(run))
+
+    async def own_output(request: Request, caller: Caller, repo: SkillsRepo) -> Output | None:
+        output_id = _id(request, "output_id")
+        output = None if output_id is None else await repo.get_output(output_id)
+        if output is None or not (caller.is_admin or caller.user_id == output.user_id):
+            return None
+        return output
+
+    async def get_output(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
+        output = await own_output(request, caller, repo)
+        if output is None:
+            return error_response(404, "not_found", "no such output")
+        body = await runtime.storage.get(output.storage_key)
+        content = None if body is None else body.decode("utf-8", errors="replace")
+        return JSONResponse(present_output(output, content))
+
+    async def give_feedback(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
+        output = await own_output(request, caller, repo)
+        if output is None:
+            return error_response(404, "not_found", "no such output")
+        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        try:
+            feedback = FeedbackRequest.model_validate(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid_feedback", describe_validation_error(exc))
+        stored = await repo.create_feedback(
+            output_id=output.id,
+            user_id=caller.user_id or output.user_id,
+            overall=feedback.overall,
+            accuracy=feedback.accuracy,
+            quality=feedback.quality,
+            issues=[issue[:200] for issue in feedback.issues],
+            comment=feedback.comment,
+        )
+        if stored is None:
+            return error_response(404, "not_found", "no such output")
+        await send(
+            inngest.Event(
+                name=FEEDBACK_PROCESS,
+                data={"feedbackId": str(stored.id), "skillName": stored.skill_name},
+                id=f"feedback-{stored.id}",
+            )
+        )
+        return JSONResponse({"feedbackId": str(stored.id)}, status_code=201)
+
+    return [
+        Route("/api/runs", guarded(create_run), methods=["POST"]),
+        Route("/api/runs/{run_id}", guarded(get_run), methods=["GET"]),
+        Route("/api/outputs/{output_id}", guarded(get_output), methods=["GET"]),
+        Route("/api/outputs/{output_id}/feedback", guarded(give_feedback), methods=["POST"]),
+    ]
