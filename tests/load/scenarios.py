@@ -96,6 +96,8 @@ async def _mixed_traffic(w: Workload, events: int, *, query_delay_ms: int = 0) -
         shares.update(pings=shares["pings"] - 0.03, pulls=0.03)
     if w.has("aggregate-workspace-metrics"):
         shares.update(pings=shares["pings"] - 0.03, workspaces=0.03)
+    if w.has("skill-execute"):
+        shares.update(pings=shares["pings"] - 0.03, skills=0.03)
     n = _split(events, shares)
     subs = max(1, n["subs"] // 4)
     workspaces = await w.workspace_events(n.get("workspaces", 0))
@@ -105,6 +107,7 @@ async def _mixed_traffic(w: Workload, events: int, *, query_delay_ms: int = 0) -
         ),
         w.deliver(w.payment_bodies(n["payments"]) + w.subscription_bodies(subs, 4)),
         w.start_queries(n["queries"], pages=3, delay_ms=query_delay_ms),
+        w.start_skill_runs(n.get("skills", 0)),
     )
 
 

@@ -370,6 +370,7 @@ async def start_stack(
             sources.base_url = sources_url
             env = app_env(database_url=pg.dsn, executor_url=executor_url, sources_url=sources_url)
             env.update(sources.app_env())
+            env["SKILL_OUTPUTS_DIR"] = str(root / "outputs")  # not the worktree's .data
             app = AppProcess(env, workers=workers, log=root / "app.log")
             # the app starts while Postgres is made (its pool connects lazily when the
             # database is not there yet), which halves the start-up time

@@ -60,6 +60,7 @@ class Sent:
     queries: dict[str, int] = field(default_factory=dict)  # query id -> expected rows
     pulls: list[tuple[str, str, int]] = field(default_factory=list)  # (owner, name, number)
     workspace_days: list[tuple[str, str]] = field(default_factory=list)  # (workspace id, date)
+    skill_runs: list[str] = field(default_factory=list)  # run ids of POST /api/runs
     deliveries: Counter[str] = field(default_factory=Counter)  # webhook answers by status
     events: int = 0  # events and requests that start work
 
@@ -136,6 +137,19 @@ class Workload:
                 }
             )
         return events
+
+    async def start_skill_runs(self, count: int) -> None:
+        """`POST /api/runs` of the `social-posts` skill (the model is the stand-in)."""
+        for i in self._indices("skill", count):
+            answer = await self._post(
+                "/api/runs",
+                {"skillName": "social-posts", "message": f"{self.ns} launch post {i}"},
+                user_token(f"{self.ns}-user-{i % 5}"),
+            )
+            if answer.status_code != 202:
+                raise AssertionError(f"skill run refused: {answer.status_code} {answer.text}")
+            self.sent.skill_runs.append(str(answer.json()["runId"]))
+        self.sent.events += count
 
     def payment_bodies(self, count: int) -> list[str]:
         """`payment_intent.succeeded` envelopes, each its own event and payment intent."""
@@ -344,7 +358,20 @@ class Workload:
         problems += await self._check_queries()
         problems += await self._check_pulls()
         problems += await self._check_workspaces()
+        problems += await self._check_skills()
         return problems
+
+    async def _check_skills(self) -> list[str]:
+        """Every skill run completed with exactly one output."""
+        if not self.sent.skill_runs:
+            return []
+        rows = await self.stack.db.fetch(
+            "select r.id::text as id, r.status, count(o.id) as outputs from runs r"
+            " left join outputs o on o.run_id = r.id where r.id = any($1::uuid[]) group by r.id",
+            [uuid.UUID(r) for r in self.sent.skill_runs],
+        )
+        found = Counter(r["id"] for r in rows if r["status"] == "completed" and r["outputs"] == 1)
+        return _diff("skill runs completed with one output", Counter(self.sent.skill_runs), found)
 
     async def _check_workspaces(self) -> list[str]:
         """One daily metrics row per workspace and day aggregated."""
