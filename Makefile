@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev migrate test lint bench clean
+.PHONY: install dev migrate test lint bench soak clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# the load-and-fault suite at full sizes (make test runs it small); ~15-25 min on 2 cores
+soak: install
+	LOAD_SOAK=1 $(BIN)/python -m pytest -q -s tests/load --timeout 1800 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .data
