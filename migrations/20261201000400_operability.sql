@@ -61,7 +61,7 @@ begin
         select *, step_runs + case when p_bill_all_steps then other_steps else 0 end as billed_steps
           from groups
     ), buckets as (
-        select function_id, /* monitoring_duration_bucket, inlined (see 20261201000200) */
+        select function_id, /* monitoring_duration_bucket, inlined (see bench/search_path.py) */
                least(59, greatest(0, ceil(3 * ln(greatest(coalesce(duration_ms, 1), 1)::float8) / ln(2::float8))::integer)) as bucket,
                count(*) as n
           from raw where duration_ms is not null group by 1, 2
