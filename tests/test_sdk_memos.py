@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import inngest
+import jcs
 import pytest
-from inngest._internal import types
+from inngest._internal import transforms, types
 from inngest._internal.step_lib.base import StepMemos
 from starlette.applications import Starlette
 
@@ -19,6 +22,7 @@ from inngest_app.client import build_client
 from inngest_app.serve import inngest_routes
 from inngest_app.settings import Settings
 from inngest_app.testing.signing import step_call
+from tests.testing.support import mini_app
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def test_build_client_applies_the_patch_once(unpatched: None) -> None:
     assert sdk_memos.is_patched()
 
 
-def test_another_sdk_version_or_another_pop_fails_loudly() -> None:
+def test_another_sdk_version_or_another_patched_function_fails_loudly() -> None:
     sdk_memos.check_sdk()  # the installed one is the reviewed one
     with pytest.raises(sdk_memos.SdkPatchError, match=r"inngest 0\.6\.0 is installed"):
         sdk_memos.check_sdk("0.6.0")
@@ -70,8 +74,92 @@ def test_another_sdk_version_or_another_pop_fails_loudly() -> None:
     def pop(self: Any, hashed_id: str) -> Any:  # an upgrade that changed the method
         return self._memos.get(hashed_id)
 
-    with pytest.raises(sdk_memos.SdkPatchError, match="not the code the patch was reviewed"):
-        sdk_memos.check_sdk("0.5.19", pop)
+    for name in ("pop", "run", "from_raw", "canonicalize", "ExecutionV0.report_step"):
+        with pytest.raises(sdk_memos.SdkPatchError, match=f"{name} is not the code"):
+            sdk_memos.check_sdk("0.5.19", {name: pop})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"data": {"page": 1}},
+        {"data": None},
+        {"data": [1, "x"]},
+        {"error": {"name": "Error", "message": "boom", "stack": "s"}},
+        None,  # a sleep
+        {"name": "t/event", "data": {"a": 1}, "id": "e", "ts": 1},  # a wait's event
+        {"data": 1, "extra": 2},
+        "text",
+    ],
+)
+def test_memos_parse_as_the_sdk_parses_them(unpatched: None, raw: Any) -> None:
+    expected = StepMemos.from_raw({"k": raw}).pop("k")
+    sdk_memos.patch_step_memos()
+    got = StepMemos.from_raw({"k": raw}).pop("k")
+    assert type(got) is type(expected)
+    assert got.model_dump() == expected.model_dump()  # type: ignore[union-attr]
+    assert got.model_fields_set == expected.model_fields_set  # type: ignore[union-attr]
+
+
+CANONICAL_CASES = [
+    b'{"b":1,"a":{"d":[3,2,1],"c":"x"},"steps":{}}',
+    b'{"z": true, "y": null, "x": false, "w": -900719925474099}',
+    b'{"big": 9007199254740993}',  # past 2^53: RFC 8785 writes it as a double would be
+    b"[1,\n -9007199254740993]",
+    b"9007199254740993",
+    b'{"f": 1.0, "g": 1e21, "h": 0.000001}',
+    '{"é": 1, "e": "ü", "😀": 2, "￿": 3}'.encode(),
+    b'{"esc": "a\\nb\\u0001\\"c", "slash": "/"}',
+    b'[1, {"b": 2, "a": 1}, "s"]',
+    b'{"a": NaN}',
+    b"{}",
+]
+
+
+@pytest.mark.parametrize("body", CANONICAL_CASES)
+def test_canonicalization_gives_exactly_the_rfc_8785_bytes(unpatched: None, body: bytes) -> None:
+    expected = transforms.canonicalize(body)
+    sdk_memos.patch_step_memos()
+    got = transforms.canonicalize(body)
+    if isinstance(expected, Exception):
+        assert isinstance(got, Exception)
+    else:
+        assert got == expected
+
+
+def test_the_fast_canonical_path_is_taken_only_where_it_is_exact() -> None:
+    for body in CANONICAL_CASES[:2] + CANONICAL_CASES[8:9] + CANONICAL_CASES[10:]:
+        assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body)), body
+    for body in CANONICAL_CASES[2:8] + CANONICAL_CASES[9:10]:
+        assert sdk_memos.fast_canonical(body) is None, body
+    assert sdk_memos.fast_canonical(b"{not json") is None
+    hashes = {hashlib.sha1(str(i).encode()).hexdigest(): {"data": i} for i in range(500)}  # noqa: S324
+    body = json.dumps({"steps": hashes, "n": 123456789012345}).encode()
+    assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body))
+
+
+def test_random_bodies_canonicalize_identically(unpatched: None) -> None:
+    rng = random.Random(21)
+    words = ["a", "b", "page", "Z", "_x", "0", "data", "steps", "é", "\t"]
+
+    def value(depth: int) -> Any:
+        kind = rng.randrange(7 if depth < 4 else 4)
+        if kind == 0:
+            return rng.randrange(-(2**60), 2**60) if rng.random() < 0.1 else rng.randrange(-99, 99)
+        if kind == 1:
+            return rng.choice(words) * rng.randrange(3)
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind == 3:
+            return rng.random() * 10 if rng.random() < 0.2 else rng.randrange(5)
+        if kind in (4, 5):
+            return {rng.choice(words) + str(i): value(depth + 1) for i in range(rng.randrange(4))}
+        return [value(depth + 1) for _ in range(rng.randrange(4))]
+
+    bodies = [json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode() for _ in range(300)]
+    expected = [transforms.canonicalize(b) for b in bodies]
+    sdk_memos.patch_step_memos()
+    assert [transforms.canonicalize(b) for b in bodies] == expected
 
 
 def _app(client: inngest.Inngest, n_steps: int) -> Starlette:
@@ -119,3 +207,66 @@ async def test_a_replay_through_the_app_gives_the_same_answer_patched_or_not(
     assert status == 206 and op["op"] == "StepRun" and op["displayName"] == "s-40"
     assert op["data"] == 400
     assert got[1] == (200, [i * 10 for i in range(50)])
+
+
+def _every_kind_of_step(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    attempts: dict[str, int] = {}
+
+    @client.create_function(fn_id="kinds", trigger=inngest.TriggerEvent(event="t/kinds"), retries=1)
+    async def kinds(ctx: inngest.Context) -> Any:
+        async def value(n: int) -> int:
+            return n
+
+        async def flaky() -> str:
+            attempts["flaky"] = attempts.get("flaky", 0) + 1
+            if attempts["flaky"] < 2:
+                raise ValueError("once")
+            return "ok"
+
+        async def broken() -> None:
+            raise ValueError("for good")
+
+        seen: list[Any] = [await ctx.step.run("same", value, 1)]
+        seen.append(await ctx.step.run("same", value, 2))  # a repeated id: "same:1"
+        seen.append(await ctx.step.run("flaky", flaky))
+        try:
+            await ctx.step.run("broken", broken)
+        except inngest.StepError as exc:
+            seen.append(f"caught {exc.message}")
+        await ctx.step.sleep("nap", dt.timedelta(minutes=5))
+        seen.append(
+            list(
+                await ctx.group.parallel(
+                    (
+                        lambda: ctx.step.run("left", value, 3),
+                        lambda: ctx.step.run("right", value, 4),
+                    )
+                )
+            )
+        )
+        waited = await ctx.step.wait_for_event(
+            "wait", event="t/never", timeout=dt.timedelta(minutes=1)
+        )
+        seen.append(waited)
+        for i in range(30):
+            seen.append(await ctx.step.run(f"loop-{i}", value, i))
+        return seen
+
+    return [kinds]
+
+
+async def _history() -> tuple[Any, list[tuple[str | None, str]]]:
+    async with mini_app(_every_kind_of_step) as mini:
+        [event_id] = await mini.executor.send({"name": "t/kinds", "data": {}})
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == event_id)
+        assert run.status == "completed", run.error
+        return run.output, [(r.name, r.op) for r in run.step_log]
+
+
+async def test_runs_of_every_kind_of_step_are_the_same_patched_or_not(unpatched: None) -> None:
+    expected = await _history()
+    sdk_memos.patch_step_memos()
+    assert await _history() == expected
+    output = expected[0]
+    assert output[:5] == [1, 2, "ok", "caught for good", [3, 4]]
+    assert output[5] is None and output[6:] == list(range(30))
