@@ -48,6 +48,7 @@ PATCHED_VERSIONS = frozenset({"0.5.19"})
 # would be (16 digits in a string, as in a hex hash, are no number: see `_long_number`)
 _LONG_DIGITS = re.compile(rb"[0-9]{16}")
 _BEFORE_NUMBER = frozenset(b":[,")
+_SPACE_OR_MINUS = frozenset(b" \t\r\n-")
 _MISSING = object()
 
 
@@ -128,8 +129,10 @@ def _long_number(value: bytes) -> bool:
     """Whether a run of 16 digits may be a number: it starts the body, or follows `:`, `[` or
     `,` (spaces and a minus sign between); inside a string that is merely a fallback."""
     for match in _LONG_DIGITS.finditer(value):
-        before = value[: match.start()].rstrip(b" \t\r\n-")
-        if not before or before[-1] in _BEFORE_NUMBER:
+        at = match.start() - 1
+        while at >= 0 and value[at] in _SPACE_OR_MINUS:
+            at -= 1
+        if at < 0 or value[at] in _BEFORE_NUMBER:
             return True
     return False
 
