@@ -72,6 +72,7 @@ async def _query(dsn: str, *, today: bool) -> dict[str, Any]:
             db_pool_max=4,
             inngest_base_url=executor_url,
             query_max_pages=PAGES,
+            log_level="WARNING",  # a line a page would drown the figures
             **query_settings(),
         )
         if today:  # one run for the whole query, as on main (past the setting's own bound)
