@@ -705,7 +705,8 @@ class Engine:
         if step_id in run.steps or step_id in run.pending:
             return
         try:
-            self.guard.new_step(run.run_id, len(run.steps.keys() | run.pending.keys()))
+            # memoized and pending steps are disjoint (memoizing one takes it out of pending)
+            self.guard.new_step(run.run_id, len(run.steps) + len(run.pending))
         except LimitExceeded as exc:
             raise exc.at(step_id, name) from None
 
