@@ -2,8 +2,9 @@
 -- run nears Inngest's 1,000-step limit. The handing run leaves the query `running` (the API shows
 -- one query throughout) but owned by a hand-over token instead of its run id; the run started by
 -- the continuation event carries that token and claims the query with it, continuing from the
--- checkpoint (pages_completed, next_cursor) already in this row. The token names the query and
--- the pages done, so a retried hand-over (same run, same checkpoint) gives the same token.
+-- checkpoint (pages_completed, next_cursor) already in this row. The token names the query, the
+-- pages done and the handing run, so a retried hand-over (same run, same checkpoint) gives the
+-- same token, and no one who does not know the run's id can forge it.
 
 -- {"handed_over": bool, "token": text, "query": {...}}
 create or replace function public.query_hand_over(p_id uuid, p_run_id text, p_pages integer)
@@ -13,7 +14,7 @@ set search_path = public, pg_temp
 as $$
 declare
     q public.queries;
-    token text := 'handover:' || p_id::text || ':' || p_pages::text;
+    token text := 'handover:' || p_id::text || ':' || p_pages::text || ':' || p_run_id;
 begin
     update public.queries set run_id = token, updated_at = now()
      where id = p_id and status = 'running' and run_id = p_run_id and pages_completed = p_pages
@@ -69,7 +70,7 @@ as $$
            retriable = p_retriable, updated_at = now()
      where id = p_id and status in ('pending', 'running')
        and (run_id is null or run_id is not distinct from p_run_id
-            or run_id = 'handover:' || p_id::text || ':' || pages_completed::text)
+            or starts_with(run_id, 'handover:' || p_id::text || ':' || pages_completed::text || ':'))
     returning public.query_json(queries);
 $$;
 

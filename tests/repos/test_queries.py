@@ -194,14 +194,14 @@ async def test_a_hand_over_passes_the_query_to_the_run_holding_its_token(
     handed = await repo.hand_over(query.id, "run-a", pages=1)
     again = await repo.hand_over(query.id, "run-a", pages=1)  # a retried hand-over step
     assert handed.handed_over and again.handed_over and handed.token == again.token
-    assert handed.token == f"handover:{query.id}:1"
+    assert handed.token == f"handover:{query.id}:1:run-a"
     assert handed.query.status == "running" and handed.query.run_id == handed.token
     # the handing run holds the query no more: its writes are refused
     late = await repo.store_page(
         query.id, "run-a", page=2, rows=_rows(2), next_cursor=3, done=False
     )
     assert not late.stored and late.reason == "not running"
-    wrong = await repo.claim_handed(query.id, "run-b", token=f"handover:{query.id}:0")
+    wrong = await repo.claim_handed(query.id, "run-b", token=f"handover:{query.id}:1:run-z")
     assert not wrong.claimed
     assert not (await repo.claim(query.id, "run-x")).claimed  # a plain start takes nothing
     took = await repo.claim_handed(query.id, "run-b", token=handed.token)
