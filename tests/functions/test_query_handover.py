@@ -246,3 +246,28 @@ async def test_a_repeated_hand_over_starts_one_run_not_two(start_live: LiveFacto
         stale = await repo.claim_handed(uuid.UUID(query_id), "intruder", token=again.token)
         assert not stale.claimed and stale.query.status == "completed"
         assert calls == [1, 2, 3, 4, 5]
+
+
+async def test_a_page_at_its_worst_case_of_auto_resumes_stays_within_the_slice(
+    start_live: LiveFactory,
+) -> None:
+    """Page 2 is rate limited five times (the most auto-resume waits out): the run's slice
+    reserve covers it, and the step limit lowered to the slice is never reached."""
+    async with start_live(
+        limits=Limits(max_steps=SMALL_SLICE), **_settings(query_slice_steps=SMALL_SLICE)
+    ) as live:
+        limited = [httpx.Response(429, headers={"Retry-After": "7200"}) for _ in range(5)]
+        answer, calls = pages_api(6, {2: limited})
+        live.mock.get(API).mock(side_effect=answer)
+        query_id = await _start(live, config(max_pages=6, page_delay_s=1, auto_resume=True))
+        await live.executor.run_until_idle()
+        runs = live.executor.runs(EXECUTE)
+        assert [r.status for r in runs] == ["completed"] * len(runs), runs[-1].error
+        first = runs[0]
+        assert "fetch-page-2-retry-5" in first.step_names()
+        assert len(first.steps) <= SMALL_SLICE and first.output["status"] == "handed_over"
+        assert _pages_of(first) == [1, 2]  # no room for a third page after the waits
+        assert [_pages_of(r) for r in runs[1:]] == [[3, 4, 5], [6]]
+        assert calls == [1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6]
+        assert await _keys(live, query_id) == _expected_keys(6)
+        assert (await _status(live, query_id))["status"] == "completed"
