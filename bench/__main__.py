@@ -18,6 +18,8 @@ BENCHMARKS = (
     "github_upsert",
     "workspaces",
     "load",
+    "step_calls",
+    "query_slices",
 )
 
 

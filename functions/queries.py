@@ -32,6 +32,7 @@ from inngest_app.queries.fetch import (
     SourceClient,
 )
 from inngest_app.queries.limits import page_delay_s, run_caps
+from inngest_app.queries.slices import MAX_AUTO_RESUMES, SliceBudget, handover_event_id
 from inngest_app.queries.sources import SourceError, build_source
 from inngest_app.repos.queries import Claim, QueriesRepo
 from inngest_app.services import Services
@@ -41,7 +42,6 @@ QUERY_CANCELLED = "query/execute.cancelled"
 # The query id of the triggering event, whichever key its sender used (the seed apps send queryId)
 QUERY_ID_OF_EVENT = "(has(event.data.query_id) ? event.data.query_id : event.data.queryId)"
 MAX_SHORT_RATE_LIMIT_RETRIES = 2  # then a 429 pauses the query even if it asked for little
-MAX_AUTO_RESUMES = 5  # long rate limits waited out on one page before it stays paused
 
 
 class QueryRequested(EventPayload):
@@ -49,6 +49,8 @@ class QueryRequested(EventPayload):
 
     query_id: uuid.UUID = Field(validation_alias=AliasChoices("query_id", "queryId"))
     user_id: str | None = Field(None, alias="userId")
+    # set on a continuation event: the token the previous run handed the query over with
+    handover: str | None = Field(None, max_length=200)
 
 
 class QueryCancelled(EventPayload):
@@ -105,6 +107,9 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         repo = QueriesRepo(services.transport)
 
         async def claim() -> dict[str, Any]:
+            if data.handover is not None:
+                handed = await repo.claim_handed(data.query_id, ctx.run_id, token=data.handover)
+                return handed.model_dump(mode="json")
             return (await repo.claim(data.query_id, ctx.run_id)).model_dump(mode="json")
 
         claimed = Claim.model_validate(await ctx.step.run("claim", claim))
@@ -214,12 +219,36 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 "rows": state.rows_inserted,
             }
 
+        async def hand_over(pages_done: int) -> dict[str, Any]:
+            handed = await repo.hand_over(data.query_id, ctx.run_id, pages=pages_done)
+            if handed.handed_over:  # a retried step sends the same id: one continuation run
+                continuation = {
+                    "query_id": str(data.query_id),
+                    "userId": query.user_id,
+                    "handover": handed.token,
+                }
+                await services.inngest.send(
+                    inngest.Event(
+                        name=QUERY_REQUESTED,
+                        id=handover_event_id(data.query_id, pages_done),
+                        data=continuation,
+                    )
+                )
+            return {"handed_over": handed.handed_over, "status": handed.query.status}
+
         page = query.pages_completed + 1
         cursor = query.next_cursor if query.pages_completed else source.first_cursor()
         rows = query.rows_inserted
         waits = 0  # long rate limits waited out on the current page (auto-resume)
+        budget = SliceBudget(settings.query_slice_steps)
         while True:
+            if not waits and not budget.room_for_a_page():
+                handed = await ctx.step.run(f"hand-over-after-page-{page - 1}", hand_over, page - 1)
+                if not handed["handed_over"]:  # cancelled meanwhile
+                    return {"status": handed["status"], "page": page - 1}
+                return {"status": "handed_over", "pages": page - 1, "rows": rows}
             step_id = f"fetch-page-{page}" + (f"-retry-{waits}" if waits else "")
+            budget.took()
             try:
                 outcome = await ctx.step.run(step_id, fetch_and_store, page, cursor, rows)
             except inngest.StepError as exc:
@@ -244,6 +273,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                         "page": page,
                         "resume_after": outcome["resume_after"],
                     }
+                budget.took(2)  # the sleep and the unpause
                 await ctx.step.sleep_until(
                     f"wait-rate-limit-{page}-{waits}",
                     dt.datetime.fromisoformat(outcome["resume_after"]),
@@ -264,6 +294,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 return {"status": "completed", "pages": page, "rows": rows}
             cursor, waits = outcome["next_cursor"], 0
             if delay_s > 0:
+                budget.took()
                 await ctx.step.sleep(f"delay-after-page-{page}", dt.timedelta(seconds=delay_s))
             page += 1
 

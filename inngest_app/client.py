@@ -11,6 +11,7 @@ from inngest._internal import net
 
 from inngest_app import __version__
 from inngest_app.logs import bind_run
+from inngest_app.sdk_memos import patch_step_memos
 from inngest_app.settings import Settings
 
 logger = logging.getLogger("inngest_app.functions")
@@ -37,7 +38,11 @@ def build_client(
     *,
     middleware: Sequence[inngest._internal.middleware_lib.UninitializedMiddleware] = (),
 ) -> inngest.Inngest:
-    """An Inngest client in dev or cloud mode, keys and origins taken from `settings`."""
+    """An Inngest client in dev or cloud mode, keys and origins taken from `settings`.
+
+    It also patches the SDK's `StepMemos.pop` (`sdk_memos.py`): without it each call costs
+    O(memoized steps²); an SDK other than the reviewed one fails here, at start-up."""
+    patch_step_memos()
     signing_key = _secret(settings.inngest_signing_key)
     client = inngest.Inngest(
         app_id=settings.inngest_app_id,

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     query_request_deadline_s: float = Field(30.0, gt=0)
     query_min_page_delay_s: float = Field(0.5, ge=0)
     query_max_running_per_user: int = Field(5, ge=1)
+    # steps one run of a query takes at most before handing over to a fresh run (Inngest fails
+    # a run at its 1,001st; see inngest_app/queries/slices.py for the floor of 19)
+    query_slice_steps: int = Field(200, ge=19, le=900)
 
     # --- Stripe --------------------------------------------------------------------------
     stripe_webhook_secret: SecretStr | None = None

@@ -24,6 +24,7 @@ from inngest_app.app import create_app
 from inngest_app.services import Services
 from inngest_app.settings import Settings
 from inngest_app.testing import ManualClock, TestExecutor
+from inngest_app.testing.limits import Limits
 from inngest_app.testing.live import free_port, serve_asgi
 
 SIGNING_KEY = "signkey-test-" + "5e" * 32
@@ -48,16 +49,20 @@ LiveFactory = Callable[..., contextlib.AbstractAsyncContextManager[Live]]
 
 
 def live_factory(make_settings: Callable[..., Settings], database_url: str) -> LiveFactory:
-    """`start_live(cloud=False, **settings_overrides)`: an async context manager of `Live`."""
+    """`start_live(cloud=False, limits=None, **settings_overrides)`: an async context manager
+    of `Live`; `limits` lowers the platform limits the executor enforces (Inngest's default)."""
 
     @contextlib.asynccontextmanager
-    async def start_live(*, cloud: bool = False, **overrides: Any) -> AsyncIterator[Live]:
+    async def start_live(
+        *, cloud: bool = False, limits: Limits | None = None, **overrides: Any
+    ) -> AsyncIterator[Live]:
         clock = ManualClock()
         executor = TestExecutor(
             signing_key=SIGNING_KEY if cloud else None,
             event_key=EVENT_KEY if cloud else None,
             clock=clock,
             max_in_flight=16,  # runs driven concurrently, as offline and on the platform
+            limits=limits,
         )
         with respx.mock(assert_all_called=False) as mock:
             mock.route(host="127.0.0.1").pass_through()

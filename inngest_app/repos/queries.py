@@ -52,6 +52,14 @@ class StoredPage(BaseModel):
     query: Query
 
 
+class HandOver(BaseModel):
+    """Result of handing a running query to the next run: the token that run claims it with."""
+
+    handed_over: bool
+    token: str
+    query: Query
+
+
 class ResultRow(BaseModel):
     """One stored row."""
 
@@ -138,6 +146,17 @@ class QueriesRepo:
         return Claim.model_validate(
             await self._t.call("query_claim", {"p_id": query_id, "p_run_id": run_id})
         )
+
+    async def hand_over(self, query_id: uuid.UUID, run_id: str, *, pages: int) -> HandOver:
+        """Leave the query running but owned by a hand-over token (for the run that continues
+        it after `pages` pages); idempotent for the same run and checkpoint."""
+        args = {"p_id": query_id, "p_run_id": run_id, "p_pages": pages}
+        return HandOver.model_validate(await self._t.call("query_hand_over", args))
+
+    async def claim_handed(self, query_id: uuid.UUID, run_id: str, *, token: str) -> Claim:
+        """The continuation run takes a handed-over query (idempotent for the same run)."""
+        args = {"p_id": query_id, "p_run_id": run_id, "p_token": token}
+        return Claim.model_validate(await self._t.call("query_claim_handed", args))
 
     async def store_page(
         self,

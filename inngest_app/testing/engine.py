@@ -36,6 +36,7 @@ from inngest_app.testing.flow import (
     key_of,
     priority_of,
 )
+from inngest_app.testing.limits import Guard, LimitExceeded, Limits
 from inngest_app.testing.registry import Registry
 from inngest_app.testing.runs import (
     CANCELLED_ERROR,
@@ -83,9 +84,11 @@ class Engine:
         http: httpx.AsyncClient | None,
         call_timeout_s: float,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        limits: Limits | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        self.guard = Guard(limits or Limits())  # Inngest's platform limits (`limits.py`)
         self.signing_key = signing_key
         self.clock = clock
         self.backoff = backoff
@@ -304,6 +307,7 @@ class Engine:
             run.singleton_key = key_of(flow.singleton.key, event)
         self._runs[run.run_id] = run
         self._active[run.run_id] = run
+        self.guard.started(run.run_id, run.events)
         self._track(run)
         self._wake.set()
         return run
@@ -539,10 +543,17 @@ class Engine:
 
     def _handle(self, run: Run, item: Pending | None, answer: calls.Answer) -> None:
         if answer.status == 200:
+            try:
+                self.guard.output(run.run_id, answer.body, step=False)
+            except LimitExceeded as exc:
+                self._over_limit(run, item, exc)
+                return
             self._finish(run, "completed", output=answer.body)
         elif answer.status == 206 and isinstance(answer.body, list):
             try:
                 self._apply(run, item, answer)
+            except LimitExceeded as exc:
+                self._over_limit(run, item, exc)
             except (ValueError, KeyError, TypeError) as exc:
                 message = f"cannot follow the app's answer {answer.body!r:.300}: {exc}"
                 self._finish(run, "failed", error={"name": "ExecutorError", "message": message})
@@ -563,10 +574,12 @@ class Engine:
             error = op.get("error") if isinstance(op.get("error"), dict) else None
             run.step_log.append(StepRecord(step_id, name, kind, attempt, error))
             final_error = kind == "StepError" and (answer.no_retry or attempt + 1 >= max_attempts)
+            if kind != "StepError" or final_error:
+                self._count_step(run, step_id, name)
             if kind == "StepRun":
-                self._memoize(run, step_id, {"data": op.get("data")})
+                self._memoize_within(run, step_id, name, {"data": op.get("data")})
             elif kind == "StepFailed" or final_error:
-                self._memoize(run, step_id, {"error": memo_error(error)})
+                self._memoize_within(run, step_id, name, {"error": memo_error(error)})
             elif kind == "StepError":
                 self._schedule_retry(run, item, name or step_id, attempt, answer)
             elif kind == "StepPlanned":
@@ -575,6 +588,10 @@ class Engine:
                 run.disable_immediate = True
             elif kind == "Sleep":
                 wake = self._sleep_end(str(op["name"]), answer)
+                try:
+                    self.guard.sleep(wake - now)
+                except LimitExceeded as exc:
+                    raise exc.at(step_id, name) from None
                 run.pending[step_id] = Pending(step_id, name, "sleep", due=wake)
             elif kind == "WaitForEvent":
                 self._wait(run, step_id, name, str(op["name"]), op.get("opts") or {})
@@ -683,6 +700,32 @@ class Engine:
         run.step_log.append(StepRecord(step_id, name, "Refused", attempt, error))
         self._finish(run, "failed", error=error)
 
+    def _count_step(self, run: Run, step_id: str, name: str | None) -> None:
+        """A step the run reports: a new one counts towards the step limit."""
+        if step_id in run.steps or step_id in run.pending:
+            return
+        try:
+            # memoized and pending steps are disjoint (memoizing one takes it out of pending)
+            self.guard.new_step(run.run_id, len(run.steps) + len(run.pending))
+        except LimitExceeded as exc:
+            raise exc.at(step_id, name) from None
+
+    def _memoize_within(self, run: Run, step_id: str, name: str | None, value: Any) -> None:
+        """Memoize a step's result if it keeps the run within the output and state limits."""
+        try:
+            self.guard.output(run.run_id, value, step=True)
+        except LimitExceeded as exc:
+            raise exc.at(step_id, name) from None
+        self._memoize(run, step_id, value)
+
+    def _over_limit(self, run: Run, item: Pending | None, exc: LimitExceeded) -> None:
+        """The run went over a platform limit: it fails at once, as on Inngest, and its history
+        says which limit (a `LimitExceeded` record the viewer shows)."""
+        attempt = item.attempt if item else run.attempt
+        step_id, name = exc.step or ((item.step_id, item.name) if item else ("", None))
+        run.step_log.append(StepRecord(step_id, name, "LimitExceeded", attempt, exc.error))
+        self._finish(run, "failed", error=dict(exc.error))
+
     def _memoize(self, run: Run, step_id: str, value: Any) -> None:
         run.steps[step_id] = value
         run.stack.append(step_id)
@@ -690,6 +733,13 @@ class Engine:
 
     def _resolve(self, run: Run, step_id: str, value: Any) -> None:
         """Settle a sleep, wait or invoke outside a call; call the body again when all settled."""
+        if value is not None:  # a wait's event, an invoked run's output: state as well
+            try:
+                self.guard.output(run.run_id, value, step=False)
+            except LimitExceeded as exc:
+                item = run.pending.get(step_id)
+                self._over_limit(run, None, exc.at(step_id, item.name if item else None))
+                return
         self._memoize(run, step_id, value)
         if not run.pending and run.due is None:
             run.attempt, run.due = 0, self.clock.now()
@@ -728,6 +778,7 @@ class Engine:
         run.start_deadline = run.finish_deadline = None
         run.pending.clear()
         self._active.pop(run.run_id, None)
+        self.guard.ended(run.run_id)
         self._track(run)
         if run.parent is not None:
             parent = self._runs.get(run.parent[0])

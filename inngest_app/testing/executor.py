@@ -37,6 +37,7 @@ from inngest_app.testing import viewer
 from inngest_app.testing.clock import Backoff, Clock, ManualClock, default_backoff
 from inngest_app.testing.engine import DEFAULT_MAX_IN_FLIGHT, Engine
 from inngest_app.testing.events import check_event, complete_event
+from inngest_app.testing.limits import Limits, event_refusal
 from inngest_app.testing.runs import (
     SCHEDULED_TIMER,
     Run,
@@ -62,7 +63,8 @@ class TestExecutor(Engine):
 
     `signing_key` switches to cloud mode: calls are signed (`X-Inngest-Signature`) and the
     registration must carry the hashed key. `event_key`, when set, is required on `/e/{key}`.
-    `backoff(attempt)` is the delay before a retry (default: none on a `ManualClock`,
+    `limits` are Inngest's platform limits (`limits.py`; Inngest Cloud's by default), lowered by
+    tests. `backoff(attempt)` is the delay before a retry (default: none on a `ManualClock`,
     exponential otherwise); `Retry-After` overrides it. `max_in_flight` bounds the calls under
     way at once (each of a different run): 1 performs units one at a time, deterministically,
     the default on a `ManualClock`; 16 by default on any other clock (offline mode).
@@ -80,6 +82,7 @@ class TestExecutor(Engine):
         http: httpx.AsyncClient | None = None,
         call_timeout_s: float = 60.0,
         max_in_flight: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         clock = clock or ManualClock()
         if max_in_flight is None:
@@ -91,6 +94,7 @@ class TestExecutor(Engine):
             http=http,
             call_timeout_s=call_timeout_s,
             max_in_flight=max_in_flight,
+            limits=limits,
         )
         self.event_key = event_key
         self._lock = asyncio.Lock()
@@ -144,6 +148,9 @@ class TestExecutor(Engine):
                 check_event(event)
         except ValueError as exc:
             return JSONResponse({"error": str(exc), "status": 400}, status_code=400)
+        for event in items:  # all or nothing, as the event API takes a batch
+            if (too_large := event_refusal(event, self.guard.limits)) is not None:
+                return JSONResponse({"error": too_large, "status": 413}, status_code=413)
         seed = request.headers.get("x-inngest-event-id-seed")
         ids = [self.accept(event, seed=seed, index=i) for i, event in enumerate(items)]
         return JSONResponse({"ids": ids, "status": 200})
@@ -179,6 +186,8 @@ class TestExecutor(Engine):
         items = [events] if isinstance(events, Mapping) else list(events)
         for event in items:
             check_event(event, internal=internal)
+            if not internal and (too_large := event_refusal(event, self.guard.limits)):
+                raise ValueError(too_large)
         return [self.accept(event, internal=internal) for event in items]
 
     def runs(self, function_id: str | None = None, event_name: str | None = None) -> list[Run]:

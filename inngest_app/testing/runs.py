@@ -32,7 +32,7 @@ RunStatus = Literal[
 ]
 # "skipped": flow control (rate limit, idempotency, singleton) started nothing for the event.
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "skipped"})
-FAILED_OPS = frozenset({"StepError", "StepFailed", "FunctionError", "Refused"})
+FAILED_OPS = frozenset({"StepError", "StepFailed", "FunctionError", "Refused", "LimitExceeded"})
 PendingKind = Literal["step", "sleep", "wait", "invoke"]
 # Why flow control delayed, skipped or cancelled a run (`Run.reasons`).
 FlowReason = Literal[
@@ -57,7 +57,8 @@ class StepRecord:
 
     step_id: str  # the hashed id ("" for the function body)
     name: str | None  # the user-facing id, when the SDK gives one
-    op: str  # an opcode, or "FunctionError" (HTTP 500) / "Refused" (any other answer)
+    # an opcode, or "FunctionError" (HTTP 500) / "Refused" (any other answer) / "LimitExceeded"
+    op: str
     attempt: int
     error: dict[str, Any] | None = None
 

@@ -32,6 +32,7 @@ STEP_KINDS = {
     "InvokeFunction": "invoke",
     "FunctionError": "function error",
     "Refused": "refused",
+    "LimitExceeded": "platform limit",
 }
 
 

@@ -180,3 +180,58 @@ async def test_resume_is_capped_and_ended_queries_free_a_slot(pool: asyncpg.Pool
     assert resumed.resumed and resumed.query is not None and resumed.query.status == "pending"
     not_resumable = await repo.resume_limited(second.id, max_active=1)
     assert not not_resumable.resumed and not not_resumable.limited
+
+
+async def test_a_hand_over_passes_the_query_to_the_run_holding_its_token(
+    pool: asyncpg.Pool,
+) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=9, max_rows=100)
+    await repo.claim(query.id, "run-a")
+    await repo.store_page(query.id, "run-a", page=1, rows=_rows(1), next_cursor=2, done=False)
+    stale = await repo.hand_over(query.id, "run-a", pages=0)  # not the stored checkpoint
+    assert not stale.handed_over and stale.query.run_id == "run-a"
+    handed = await repo.hand_over(query.id, "run-a", pages=1)
+    again = await repo.hand_over(query.id, "run-a", pages=1)  # a retried hand-over step
+    assert handed.handed_over and again.handed_over and handed.token == again.token
+    assert handed.token == f"handover:{query.id}:1:run-a"
+    assert handed.query.status == "running" and handed.query.run_id == handed.token
+    # the handing run holds the query no more: its writes are refused
+    late = await repo.store_page(
+        query.id, "run-a", page=2, rows=_rows(2), next_cursor=3, done=False
+    )
+    assert not late.stored and late.reason == "not running"
+    wrong = await repo.claim_handed(query.id, "run-b", token=f"handover:{query.id}:1:run-z")
+    assert not wrong.claimed
+    assert not (await repo.claim(query.id, "run-x")).claimed  # a plain start takes nothing
+    took = await repo.claim_handed(query.id, "run-b", token=handed.token)
+    retook = await repo.claim_handed(query.id, "run-b", token=handed.token)
+    assert took.claimed and retook.claimed and took.query.run_id == "run-b"
+    assert took.query.pages_completed == 1 and took.query.next_cursor == 2
+    rival = await repo.claim_handed(query.id, "run-c", token=handed.token)
+    assert not rival.claimed
+    assert (
+        await repo.store_page(query.id, "run-b", page=2, rows=_rows(2), next_cursor=3, done=True)
+    ).stored
+
+
+async def test_a_continuation_that_fails_before_claiming_leaves_the_query_resumable(
+    pool: asyncpg.Pool,
+) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=9, max_rows=100)
+    await repo.claim(query.id, "run-a")
+    await repo.hand_over(query.id, "run-a", pages=0)
+    failed = await repo.fail(query.id, "run-b", error="boom", code="run_failed", retriable=True)
+    assert failed is not None and failed.status == "failed" and failed.retriable
+    resumed = await repo.resume(query.id)
+    assert resumed is not None and resumed.status == "pending" and resumed.run_id is None
+
+
+async def test_a_cancelled_query_cannot_be_handed_over(pool: asyncpg.Pool) -> None:
+    repo = QueriesRepo(PostgresTransport(pool))
+    query = await repo.create(user_id="u1", config={}, max_pages=9, max_rows=100)
+    await repo.claim(query.id, "run-a")
+    await repo.cancel(query.id)
+    refused = await repo.hand_over(query.id, "run-a", pages=0)
+    assert not refused.handed_over and refused.query.status == "cancelled"

@@ -1,0 +1,121 @@
+"""The cost of one signed step call as a run's memoized steps grow: 0, 100, 500 (and 200, the
+default slice of a query run).
+
+Through the app's own pieces: a cloud-mode client from `inngest_app.client.build_client` (which
+patches the SDK's `StepMemos.pop`, see `inngest_app/sdk_memos.py`) served by
+`inngest_app.serve.inngest_routes`, over ASGI in this process (no sockets: the figure is the
+adapter's and the SDK's cost). Each call is freshly signed, replays n memoized steps and runs
+step n+1 (206 StepRun). The baseline is the same app with the SDK's own `pop` put back, measured
+in alternating rounds in the same run; the ratio of interest is cost(500) / cost(0), target <= 3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import statistics
+import time
+from typing import Any
+
+import httpx
+import inngest
+from starlette.applications import Starlette
+
+from inngest_app import sdk_memos
+from inngest_app.client import build_client
+from inngest_app.serve import inngest_routes
+from inngest_app.settings import Settings
+from inngest_app.testing.signing import cloud_headers, step_call
+
+SIGNING_KEY = "signkey-prod-" + "d4" * 32
+MEMOS = (0, 100, 200, 500)
+ROUNDS = 5
+CALLS = 40
+FN = "steps"
+
+
+def _app() -> tuple[Starlette, str]:
+    settings = Settings(
+        inngest_dev=False,
+        inngest_signing_key=SIGNING_KEY,
+        inngest_event_key="bench",
+        inngest_serve_origin="http://bench",
+        inngest_api_base_url="http://127.0.0.1:9",
+        inngest_event_api_base_url="http://127.0.0.1:9",
+    )
+    client = build_client(settings)
+
+    @client.create_function(fn_id=FN, trigger=inngest.TriggerEvent(event="bench/steps"))
+    async def steps(ctx: inngest.Context) -> int:
+        total = 0
+        for i in range(max(MEMOS) + 1):
+
+            async def one(i: int = i) -> dict[str, int]:
+                return {"page": i, "rows": 20}
+
+            total += (await ctx.step.run(f"fetch-page-{i}", one))["rows"]
+        return total
+
+    return Starlette(routes=inngest_routes(client, [steps])), f"{client.app_id}-{FN}"
+
+
+def _body(memoized: int) -> bytes:
+    memos = {
+        hashlib.sha1(f"fetch-page-{i}".encode()).hexdigest(): {"data": {"page": i, "rows": 20}}  # noqa: S324
+        for i in range(memoized)
+    }
+    event = {"name": "bench/steps", "data": {"query_id": "q"}, "id": "e1", "ts": 1}
+    return step_call(event, run_id="run-1", steps=memos)
+
+
+async def _per_call_ms(http: httpx.AsyncClient, fn_id: str, body: bytes) -> float:
+    started = time.perf_counter()
+    for _ in range(CALLS):
+        headers = cloud_headers(body, SIGNING_KEY, int(time.time()))
+        response = await http.post(
+            f"/api/inngest?fnId={fn_id}&stepId=step", content=body, headers=headers
+        )
+        if response.status_code != 206:
+            raise RuntimeError(f"unexpected {response.status_code}: {response.text[:300]}")
+    return (time.perf_counter() - started) * 1000 / CALLS
+
+
+async def measure() -> dict[str, Any]:
+    """Median ms per call at each memo count, patched and with the SDK's own `pop`."""
+    app, fn_id = _app()
+    bodies = {n: _body(n) for n in MEMOS}
+    samples: dict[str, dict[int, list[float]]] = {"patched": {}, "sdk": {}}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for n in MEMOS:  # warm-up
+            await _per_call_ms(http, fn_id, bodies[n])
+        for r in range(ROUNDS):
+            for variant in ("sdk", "patched") if r % 2 else ("patched", "sdk"):
+                if variant == "sdk":
+                    sdk_memos.unpatch_step_memos()
+                else:
+                    sdk_memos.patch_step_memos()
+                for n in MEMOS:
+                    ms = await _per_call_ms(http, fn_id, bodies[n])
+                    samples[variant].setdefault(n, []).append(ms)
+    sdk_memos.patch_step_memos()
+    medians = {v: {n: statistics.median(s) for n, s in d.items()} for v, d in samples.items()}
+    return {
+        "ms_per_signed_call": {
+            v: {str(n): round(ms, 2) for n, ms in m.items()} for v, m in medians.items()
+        },
+        "ratio_500_over_0": {v: round(m[500] / m[0], 2) for v, m in medians.items()},
+        "ratio_200_over_0": {v: round(m[200] / m[0], 2) for v, m in medians.items()},
+        "speedup_at_500": round(medians["sdk"][500] / medians["patched"][500], 1),
+        "target": "patched ratio_500_over_0 <= 3",
+    }
+
+
+def main() -> None:
+    """Print the figures."""
+    print(json.dumps(asyncio.run(measure()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""The SDK `StepMemos.pop` patch: same answers, in place, applied at client build, guarded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import inngest
+import jcs
+import pytest
+from inngest._internal import transforms, types
+from inngest._internal.step_lib.base import StepMemos
+from starlette.applications import Starlette
+
+from inngest_app import sdk_memos
+from inngest_app.client import build_client
+from inngest_app.serve import inngest_routes
+from inngest_app.settings import Settings
+from inngest_app.testing.signing import step_call
+from tests.testing.support import mini_app
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    """Each test starts from the SDK's own `pop` and leaves the patch applied, as the app does."""
+    sdk_memos.unpatch_step_memos()
+    yield
+    sdk_memos.patch_step_memos()
+
+
+def _memos(n: int) -> StepMemos:
+    return StepMemos.from_raw({f"id-{i}": {"data": i} for i in range(n)})
+
+
+def test_the_patched_pop_answers_as_the_sdks_and_keeps_its_dict(unpatched: None) -> None:
+    original = _memos(3)
+    expected = [original.pop("id-1"), original.pop("nope"), original.pop("id-1")]
+    sdk_memos.patch_step_memos()
+    assert sdk_memos.is_patched()
+    patched = _memos(3)
+    before = patched._memos
+    got = [patched.pop("id-1"), patched.pop("nope"), patched.pop("id-1")]
+    assert [getattr(m, "data", m) for m in got] == [getattr(m, "data", m) for m in expected]
+    assert got[0].data == 1  # type: ignore[union-attr]
+    assert got[1] is types.empty_sentinel and got[2] is types.empty_sentinel
+    assert patched.size == original.size == 2
+    assert patched._memos is before  # removed in place: no rebuild per pop
+
+
+def test_the_sdks_own_pop_rebuilds_the_dict_on_each_pop(unpatched: None) -> None:
+    memos = _memos(3)
+    before = memos._memos
+    memos.pop("id-0")
+    assert memos._memos is not before  # what makes a call quadratic in its memos
+
+
+def test_build_client_applies_the_patch_once(unpatched: None) -> None:
+    assert not sdk_memos.is_patched()
+    build_client(Settings(inngest_dev=True))
+    build_client(Settings(inngest_dev=True))
+    assert sdk_memos.is_patched()
+
+
+def test_another_sdk_version_or_another_patched_function_fails_loudly() -> None:
+    sdk_memos.check_sdk()  # the installed one is the reviewed one
+    with pytest.raises(sdk_memos.SdkPatchError, match=r"inngest 0\.6\.0 is installed"):
+        sdk_memos.check_sdk("0.6.0")
+
+    def pop(self: Any, hashed_id: str) -> Any:  # an upgrade that changed the method
+        return self._memos.get(hashed_id)
+
+    for name in ("pop", "run", "from_raw", "canonicalize", "ExecutionV0.report_step"):
+        with pytest.raises(sdk_memos.SdkPatchError, match=f"{name} is not the code"):
+            sdk_memos.check_sdk("0.5.19", {name: pop})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"data": {"page": 1}},
+        {"data": None},
+        {"data": [1, "x"]},
+        {"error": {"name": "Error", "message": "boom", "stack": "s"}},
+        None,  # a sleep
+        {"name": "t/event", "data": {"a": 1}, "id": "e", "ts": 1},  # a wait's event
+        {"data": 1, "extra": 2},
+        "text",
+    ],
+)
+def test_memos_parse_as_the_sdk_parses_them(unpatched: None, raw: Any) -> None:
+    expected = StepMemos.from_raw({"k": raw}).pop("k")
+    sdk_memos.patch_step_memos()
+    got = StepMemos.from_raw({"k": raw}).pop("k")
+    assert type(got) is type(expected)
+    assert got.model_dump() == expected.model_dump()  # type: ignore[union-attr]
+    assert got.model_fields_set == expected.model_fields_set  # type: ignore[union-attr]
+
+
+CANONICAL_CASES = [
+    b'{"b":1,"a":{"d":[3,2,1],"c":"x"},"steps":{}}',
+    b'{"z": true, "y": null, "x": false, "w": -900719925474099}',
+    b'{"big": 9007199254740993}',  # past 2^53: RFC 8785 writes it as a double would be
+    b"[1,\n -9007199254740993]",
+    b"9007199254740993",
+    b'{"f": 1.0, "g": 1e21, "h": 0.000001}',
+    '{"é": 1, "e": "ü", "😀": 2, "￿": 3}'.encode(),
+    b'{"esc": "a\\nb\\u0001\\"c", "slash": "/"}',
+    b'[1, {"b": 2, "a": 1}, "s"]',
+    b'{"a": NaN}',
+    b"{}",
+]
+
+
+@pytest.mark.parametrize("body", CANONICAL_CASES)
+def test_canonicalization_gives_exactly_the_rfc_8785_bytes(unpatched: None, body: bytes) -> None:
+    expected = transforms.canonicalize(body)
+    sdk_memos.patch_step_memos()
+    got = transforms.canonicalize(body)
+    if isinstance(expected, Exception):
+        assert isinstance(got, Exception)
+    else:
+        assert got == expected
+
+
+def test_the_fast_canonical_path_is_taken_only_where_it_is_exact() -> None:
+    for body in CANONICAL_CASES[:2] + CANONICAL_CASES[8:9] + CANONICAL_CASES[10:]:
+        assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body)), body
+    for body in CANONICAL_CASES[2:8] + CANONICAL_CASES[9:10]:
+        assert sdk_memos.fast_canonical(body) is None, body
+    assert sdk_memos.fast_canonical(b"{not json") is None
+    hashes = {hashlib.sha1(str(i).encode()).hexdigest(): {"data": i} for i in range(500)}  # noqa: S324
+    body = json.dumps({"steps": hashes, "n": 123456789012345}).encode()
+    assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body))
+
+
+def test_random_bodies_canonicalize_identically(unpatched: None) -> None:
+    rng = random.Random(21)
+    words = ["a", "b", "page", "Z", "_x", "0", "data", "steps", "é", "\t"]
+
+    def value(depth: int) -> Any:
+        kind = rng.randrange(7 if depth < 4 else 4)
+        if kind == 0:
+            return rng.randrange(-(2**60), 2**60) if rng.random() < 0.1 else rng.randrange(-99, 99)
+        if kind == 1:
+            return rng.choice(words) * rng.randrange(3)
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind == 3:
+            return rng.random() * 10 if rng.random() < 0.2 else rng.randrange(5)
+        if kind in (4, 5):
+            return {rng.choice(words) + str(i): value(depth + 1) for i in range(rng.randrange(4))}
+        return [value(depth + 1) for _ in range(rng.randrange(4))]
+
+    bodies = [json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode() for _ in range(300)]
+    expected = [transforms.canonicalize(b) for b in bodies]
+    sdk_memos.patch_step_memos()
+    assert [transforms.canonicalize(b) for b in bodies] == expected
+
+
+def _app(client: inngest.Inngest, n_steps: int) -> Starlette:
+    @client.create_function(fn_id="steps", trigger=inngest.TriggerEvent(event="t/steps"))
+    async def steps(ctx: inngest.Context) -> list[int]:
+        seen = []
+        for i in range(n_steps):
+
+            async def one(i: int = i) -> int:
+                return i * 10
+
+            seen.append(await ctx.step.run(f"s-{i}", one))
+        return seen
+
+    return Starlette(routes=inngest_routes(client, [steps]))
+
+
+async def _replay(client: inngest.Inngest, memoized: int, n_steps: int) -> tuple[int, Any]:
+    """One call with `memoized` steps memoized, through our adapter."""
+    memos = {
+        hashlib.sha1(f"s-{i}".encode()).hexdigest(): {"data": i * 10}  # noqa: S324
+        for i in range(memoized)
+    }
+    body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
+    transport = httpx.ASGITransport(app=_app(client, n_steps))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.post(
+            f"/api/inngest?fnId={client.app_id}-steps&stepId=step",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+        )
+    return response.status_code, json.loads(response.content)
+
+
+async def test_a_replay_through_the_app_gives_the_same_answer_patched_or_not(
+    unpatched: None,
+) -> None:
+    sdk = inngest.Inngest(app_id="inngest-app", is_production=False)
+    expected = [await _replay(sdk, 40, 50), await _replay(sdk, 50, 50)]
+    ours = build_client(Settings(inngest_dev=True))  # patches
+    assert sdk_memos.is_patched()
+    got = [await _replay(ours, 40, 50), await _replay(ours, 50, 50)]
+    assert got == expected
+    status, [op] = got[0]
+    assert status == 206 and op["op"] == "StepRun" and op["displayName"] == "s-40"
+    assert op["data"] == 400
+    assert got[1] == (200, [i * 10 for i in range(50)])
+
+
+def _every_kind_of_step(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    attempts: dict[str, int] = {}
+
+    @client.create_function(fn_id="kinds", trigger=inngest.TriggerEvent(event="t/kinds"), retries=1)
+    async def kinds(ctx: inngest.Context) -> Any:
+        async def value(n: int) -> int:
+            return n
+
+        async def flaky() -> str:
+            attempts["flaky"] = attempts.get("flaky", 0) + 1
+            if attempts["flaky"] < 2:
+                raise ValueError("once")
+            return "ok"
+
+        async def broken() -> None:
+            raise ValueError("for good")
+
+        seen: list[Any] = [await ctx.step.run("same", value, 1)]
+        seen.append(await ctx.step.run("same", value, 2))  # a repeated id: "same:1"
+        seen.append(await ctx.step.run("flaky", flaky))
+        try:
+            await ctx.step.run("broken", broken)
+        except inngest.StepError as exc:
+            seen.append(f"caught {exc.message}")
+        await ctx.step.sleep("nap", dt.timedelta(minutes=5))
+        seen.append(
+            list(
+                await ctx.group.parallel(
+                    (
+                        lambda: ctx.step.run("left", value, 3),
+                        lambda: ctx.step.run("right", value, 4),
+                    )
+                )
+            )
+        )
+        waited = await ctx.step.wait_for_event(
+            "wait", event="t/never", timeout=dt.timedelta(minutes=1)
+        )
+        seen.append(waited)
+        for i in range(30):
+            seen.append(await ctx.step.run(f"loop-{i}", value, i))
+        return seen
+
+    return [kinds]
+
+
+async def _history() -> tuple[Any, list[tuple[str | None, str]]]:
+    async with mini_app(_every_kind_of_step) as mini:
+        [event_id] = await mini.executor.send({"name": "t/kinds", "data": {}})
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == event_id)
+        assert run.status == "completed", run.error
+        return run.output, [(r.name, r.op) for r in run.step_log]
+
+
+async def test_runs_of_every_kind_of_step_are_the_same_patched_or_not(unpatched: None) -> None:
+    expected = await _history()
+    sdk_memos.patch_step_memos()
+    assert await _history() == expected
+    output = expected[0]
+    assert output[:5] == [1, 2, "ok", "caught for good", [3, 4]]
+    assert output[5] is None and output[6:] == list(range(30))
