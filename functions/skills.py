@@ -25,6 +25,7 @@ from inngest_app.repos.skills import Channel, NotifyContext, RunStart, SkillsRep
 from inngest_app.services import Services
 from inngest_app.skills.events import (
     FEEDBACK_PROCESS,
+    FUNCTION_CANCELLED,
     SKILL_EXECUTE,
     SKILL_EXECUTE_COMPLETED,
     SKILL_EXECUTE_FAILED,
@@ -32,6 +33,15 @@ from inngest_app.skills.events import (
     SkillExecute,
     SkillExecuteCompleted,
     execute_data,
+)
+from inngest_app.skills.flow import (
+    CONCURRENCY_PER_USER,
+    FINISH_TIMEOUT,
+    IDEMPOTENCY,
+    THROTTLE_BURST,
+    THROTTLE_PER_MINUTE,
+    execute_event_id,
+    start_timeout,
 )
 from inngest_app.skills.notify import (
     WEBHOOK_DEADLINE_S,
@@ -47,14 +57,13 @@ from inngest_app.skills.providers import ProviderError
 from inngest_app.skills.runtime import skills_runtime
 from inngest_app.skills.storage import StorageError, output_key, preview_of, title_of
 
-THROTTLE_PER_MINUTE = 10
-THROTTLE_BURST = 1  # the SDK's default: starts beyond the rate wait (never dropped)
-CONCURRENCY_PER_USER = 10
-START_TIMEOUT = dt.timedelta(minutes=5)
-FINISH_TIMEOUT = dt.timedelta(minutes=10)
-HEALTH_THRESHOLD = 3.0  # average of the last 10 overall scores below this: degraded
+HEALTH_THRESHOLD = 3.0  # average score of the last 10 distinct users below this: degraded
+HEALTH_WINDOW_USERS = 10
+HEALTH_MIN_USERS = 3  # fewer users than this: health "unknown" (one user never decides it)
 MONITOR_CRON = "*/5 * * * *"
 SWEEP_LIMIT = 100
+ALERT_LEASE_S = 15 * 60  # a claimed alert is another run's to post after this
+ALERTS_PER_POST = 50
 OUTPUT_CONTENT_TYPE = "text/markdown; charset=utf-8"
 
 
@@ -71,6 +80,18 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
     def repo() -> SkillsRepo:
         return SkillsRepo(services.transport)
+
+    start_after = start_timeout(services.settings.skill_runs_per_hour)
+
+    async def send_failed(ctx: inngest.Context, run_id: uuid.UUID, error: str) -> None:
+        await ctx.step.send_event(
+            "send-failed",
+            inngest.Event(
+                name=SKILL_EXECUTE_FAILED,
+                data={"runId": str(run_id), "error": error, "retryable": False},
+                id=f"skill-failed-{run_id}",
+            ),
+        )
 
     async def execute_failed(ctx: inngest.Context) -> dict[str, Any]:
         """After the last retry: the run is failed with the error and `skill.execute.failed` sent.
@@ -91,15 +112,46 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         run = await ctx.step.run("mark-failed", mark_failed)
         if run is None or run["status"] != "failed":
             return {"skipped": "no such run" if run is None else f"run is {run['status']}"}
-        await ctx.step.send_event(
-            "send-failed",
-            inngest.Event(
-                name=SKILL_EXECUTE_FAILED,
-                data={"runId": str(run_id), "error": run["error"] or message, "retryable": False},
-                id=f"skill-failed-{run_id}",
-            ),
-        )
+        await send_failed(ctx, run_id, run["error"] or message)
         return {"runId": str(run_id), "status": "failed"}
+
+    @services.inngest.create_function(
+        fn_id="skill-execute-cancelled",
+        name="Skills: fail a run whose execution Inngest cancelled",
+        trigger=inngest.TriggerEvent(
+            event=FUNCTION_CANCELLED,
+            expression=f"event.data.function_id == '{services.inngest.app_id}-skill-execute'",
+        ),
+        retries=3,
+    )
+    async def execute_cancelled(ctx: inngest.Context) -> dict[str, Any]:
+        """A start or finish timeout (or a cancel by hand) ends the run at once, with why."""
+        cancelled = parse_event(TerminalEvent, ctx.event.data, event=FUNCTION_CANCELLED)
+        original = cancelled.event.get("data") or {}
+        try:
+            run_id = uuid.UUID(str(original.get("runId")))
+        except ValueError:
+            return {"skipped": "the cancelled run named no valid runId"}
+
+        async def mark_cancelled() -> dict[str, Any] | None:
+            run = await repo().run_cancelled(
+                run_id,
+                cancelled.run_id,
+                before=f"cancelled by Inngest before it started: not started within "
+                f"{int(start_after.total_seconds())} s (timeouts.start), or cancelled by hand",
+                running=f"cancelled by Inngest while running: not finished within "
+                f"{int(FINISH_TIMEOUT.total_seconds())} s (timeouts.finish), or cancelled by hand",
+            )
+            return None if run is None else run.model_dump(mode="json")
+
+        marked = await ctx.step.run("mark-cancelled", mark_cancelled)
+        if marked is None:
+            return {"skipped": "no such run"}
+        run = marked["run"]
+        if not marked["changed"]:
+            return {"skipped": f"run is {run['status']} (not this execution's)"}
+        await send_failed(ctx, run_id, run["error"])
+        return {"runId": str(run_id), "status": "failed", "error": run["error"]}
 
     @services.inngest.create_function(
         fn_id="skill-execute",
@@ -114,8 +166,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
             burst=THROTTLE_BURST,
         ),
         concurrency=[inngest.Concurrency(limit=CONCURRENCY_PER_USER, key="event.data.userId")],
-        timeouts=inngest.Timeouts(start=START_TIMEOUT, finish=FINISH_TIMEOUT),
-        idempotency="event.data.runId",
+        timeouts=inngest.Timeouts(start=start_after, finish=FINISH_TIMEOUT),
+        idempotency=IDEMPOTENCY,
         on_failure=execute_failed,
     )
     async def skill_execute(ctx: inngest.Context) -> dict[str, Any]:
@@ -236,7 +288,11 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 token = services.settings.telegram_bot_token
                 if token is None:
                     return Delivery(ok=False, detail="TELEGRAM_BOT_TOKEN is not set").as_dict()
-                telegram = TelegramClient(services.http, token.get_secret_value())
+                telegram = TelegramClient(
+                    services.http,
+                    token.get_secret_value(),
+                    api_url=services.settings.telegram_api_url,
+                )
                 return (await telegram.send_message(channel.target, text)).as_dict()
             return (await _post_webhook(services, channel.target, text, context)).as_dict()
         except NotifyError as exc:
@@ -283,7 +339,13 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
         async def update_metrics() -> dict[str, Any] | None:
             applied = await repo().apply_feedback(
-                data.feedback_id, data.skill_name, threshold=HEALTH_THRESHOLD, claimant=ctx.run_id
+                data.feedback_id,
+                data.skill_name,
+                threshold=HEALTH_THRESHOLD,
+                claimant=ctx.run_id,
+                window=HEALTH_WINDOW_USERS,
+                min_users=HEALTH_MIN_USERS,
+                lease_s=ALERT_LEASE_S,
             )
             return None if applied is None else applied.model_dump(mode="json")
 
@@ -295,15 +357,38 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                 f"skillName: the feedback is on skill {applied['skill_name']!r}"
             )
         alert = applied["alert"]
-        url = services.settings.alert_webhook_url
-        if alert is not None and url:
-
-            async def post() -> int:
-                await post_alert(services.http, url, {"text": alert["message"], "alert": alert})
-                return await repo().mark_alerts_notified([alert["id"]])
-
-            await ctx.step.run("post-alert", post)
+        if alert is not None:
+            await post_claimed(ctx, [alert], text=alert["message"], step="post-alert")
         return {"metrics": applied["metrics"], "alert": alert}
+
+    async def post_claimed(
+        ctx: inngest.Context, alerts: list[dict[str, Any]], *, text: str, step: str
+    ) -> int:
+        """Post alerts this run claimed and mark them notified; after a failed delivery the
+        claims are released (the next monitor run posts them) and this run fails."""
+        url = services.settings.alert_webhook_url
+        if not alerts or not url:
+            return 0
+        ids = [a["id"] for a in alerts]
+
+        async def post() -> int:
+            payload: dict[str, Any] = {"text": text, "alerts": alerts}
+            if len(alerts) == 1:
+                payload["alert"] = alerts[0]
+            await post_alert(services.http, url, payload)
+            return await repo().mark_alerts_notified(ids)
+
+        try:
+            return int(await ctx.step.run(step, post))
+        except inngest.StepError as exc:
+
+            async def release() -> int:
+                return await repo().release_alerts(claimant=ctx.run_id, alert_ids=ids)
+
+            await ctx.step.run("release-alerts", release)
+            raise inngest.NonRetriableError(
+                f"alert delivery failed ({exc.message}); released for the next monitor run"
+            ) from None
 
     @services.inngest.create_function(
         fn_id="monitor-executions",
@@ -314,7 +399,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
     async def monitor_executions(ctx: inngest.Context) -> dict[str, Any]:
         async def sweep() -> dict[str, Any]:
             swept = await repo().sweep(
-                start_timeout_s=int(START_TIMEOUT.total_seconds()),
+                start_timeout_s=int(start_after.total_seconds()),
                 finish_timeout_s=int(FINISH_TIMEOUT.total_seconds()),
                 limit=SWEEP_LIMIT,
                 claimant=ctx.run_id,
@@ -335,25 +420,25 @@ def build(services: Services) -> list[inngest.Function[Any]]:
                             user_id=r.user_id,
                             client_id=r.client_id,
                             options=r.options,
+                            resend=r.resends,
                         ),
-                        id=f"skill-execute-{r.id}-resend",
+                        id=execute_event_id(r.id, r.resends),
                     )
                     for r in swept.resend
                 ],
             )
-        url = services.settings.alert_webhook_url
         alerted = 0
-        if swept.alerts and url:
-            alerts = [a.model_dump(mode="json") for a in swept.alerts]
+        if services.settings.alert_webhook_url:
 
-            async def post() -> int:
-                text = "; ".join(a["message"] for a in alerts)
-                await post_alert(
-                    services.http, url, {"text": f"stuck skill runs: {text}", "alerts": alerts}
+            async def claim() -> list[dict[str, Any]]:
+                claimed = await repo().claim_alerts(
+                    claimant=ctx.run_id, lease_s=ALERT_LEASE_S, limit=ALERTS_PER_POST
                 )
-                return await repo().mark_alerts_notified([a["id"] for a in alerts])
+                return [a.model_dump(mode="json") for a in claimed]
 
-            alerted = await ctx.step.run("post-alerts", post)
+            alerts = await ctx.step.run("claim-alerts", claim)
+            text = "skill alerts: " + "; ".join(a["message"] for a in alerts)
+            alerted = await post_claimed(ctx, alerts, text=text, step="post-alerts")
         return {
             "timedOut": len(swept.timed_out),
             "resent": len(swept.resend),
@@ -361,7 +446,13 @@ def build(services: Services) -> list[inngest.Function[Any]]:
             "alerted": alerted,
         }
 
-    return [skill_execute, notify_completion, feedback_process, monitor_executions]
+    return [
+        skill_execute,
+        execute_cancelled,
+        notify_completion,
+        feedback_process,
+        monitor_executions,
+    ]
 
 
 async def _post_webhook(
@@ -384,7 +475,7 @@ async def _post_webhook(
             json=payload,
             max_bytes=WEBHOOK_MAX_BYTES,
             deadline_s=WEBHOOK_DEADLINE_S,
-            allow_private=False,
+            allow_private=services.settings.skill_webhooks_allow_private,
         )
     except OutboundRefused as exc:
         return Delivery(ok=False, detail=f"webhook refused ({exc.code}): {exc.message}")
