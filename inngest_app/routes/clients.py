@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from inngest_app.auth import Caller
-from inngest_app.outbound import OutboundRefused, check_url
+from inngest_app.outbound import OutboundRefused, Resolver, check_url, is_refused_address
 from inngest_app.repos.contacts import ContactsRepo
 from inngest_app.repos.skills import Channel, Client
 from inngest_app.routes.api import json_object, with_caller
@@ -38,6 +39,7 @@ from inngest_app.services import Services
 MAX_CLIENTS = 100
 MAX_CHANNELS = 20  # notify-completion delivers to at most 20 channels
 MAX_BODY_BYTES = 8 * 1024
+RESOLVE_TIMEOUT_S = 2.0
 
 
 def _clean(value: str) -> str:
@@ -115,7 +117,12 @@ def _owner(caller: Caller, named: str | None) -> str | Response:
     return owner
 
 
-def _check_target(request: ChannelRequest, *, allow_private: bool) -> Response | None:
+async def _check_target(
+    request: ChannelRequest, *, allow_private: bool, resolver: Resolver
+) -> Response | None:
+    """A Telegram chat id, or a URL the outbound guard would fetch: scheme, no credentials, no
+    private address (a literal, or what the name resolves to now; a name that does not resolve
+    now is checked again at delivery)."""
     if request.channel == "telegram":
         if not re.match(_TELEGRAM_CHAT, request.target):
             return error_response(
@@ -123,11 +130,22 @@ def _check_target(request: ChannelRequest, *, allow_private: bool) -> Response |
             )
         return None
     try:
-        check_url(httpx.URL(request.target), allow_private=allow_private)
+        url = httpx.URL(request.target)
+        check_url(url, allow_private=allow_private)
     except OutboundRefused as exc:
         return error_response(400, exc.code, f"target: {exc.message}", field="target")
     except httpx.InvalidURL:
         return error_response(400, "bad_url", "target: not a URL", field="target")
+    if allow_private:
+        return None
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            addresses = await resolver(url.host, url.port or (443 if url.scheme == "https" else 80))
+    except (OSError, TimeoutError):
+        return None
+    if any(is_refused_address(a) for a in addresses):
+        message = f"target: {url.host} resolves to a private or local address"
+        return error_response(400, "private_address", message, field="target")
     return None
 
 
@@ -178,7 +196,11 @@ def routes(services: Services) -> list[BaseRoute]:
         owner = _owner(caller, ask.user_id)
         if isinstance(owner, Response):
             return owner
-        refused = _check_target(ask, allow_private=services.settings.skill_webhooks_allow_private)
+        refused = await _check_target(
+            ask,
+            allow_private=services.settings.skill_webhooks_allow_private,
+            resolver=services.outbound.resolver,
+        )
         if refused is not None:
             return refused
         channel = await repo.create_channel(

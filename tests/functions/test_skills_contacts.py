@@ -165,6 +165,12 @@ async def test_channels_are_bounded_per_user(start_live: LiveFactory, tmp_path: 
         ),
         (
             "/api/channels",
+            {"channel": "webhook", "target": "http://localhost:9/x"},
+            "target",
+            "private_address",
+        ),
+        (
+            "/api/channels",
             {"channel": "webhook", "target": "file:///etc/passwd"},
             "target",
             "bad_scheme",
@@ -203,3 +209,33 @@ async def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(
         assert await live.pool.fetchval("select count(*) from clients") == 0
         anonymous = await live.api.post(path, json={})
         assert anonymous.status_code == 401
+
+
+async def test_an_admin_names_the_user_and_bad_paths_are_400(
+    start_live: LiveFactory, tmp_path: Path
+) -> None:
+    admin_key = "admin-key-0123456789"
+    async with start_live(**skill_settings(tmp_path, monitoring_api_key=admin_key)) as live:
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        nobody = await live.api.post("/api/clients", json={"slug": "a", "name": "A"}, headers=admin)
+        assert nobody.status_code == 400 and nobody.json()["field"] == "userId"
+        body = {"slug": "a", "name": "A", "userId": "ada"}
+        made = await live.api.post("/api/clients", json=body, headers=admin)
+        assert made.status_code == 201
+        listed = await live.api.get("/api/clients?userId=ada", headers=admin)
+        assert [c["id"] for c in listed.json()["clients"]] == [made.json()["id"]]
+        mine = await live.api.get("/api/clients", headers=token("ada"))
+        assert mine.json() == listed.json()
+        peek = await live.api.get("/api/clients?userId=ada", headers=token("bob"))
+        assert peek.status_code == 403
+        bad = await live.api.delete("/api/channels/not-a-uuid", headers=token("ada"))
+        assert bad.status_code == 400 and bad.json()["field"] == "id"
+        big = await live.api.post(
+            "/api/channels",
+            content=b'{"channel": "telegram", "target": "1"' + b" " * 9000 + b"}",
+            headers=token("ada"),
+        )
+        assert big.status_code == 413
+        listed_json = await live.api.post("/api/channels", json=[1], headers=token("ada"))
+        assert listed_json.status_code == 400
+        assert await live.pool.fetchval("select count(*) from user_channels") == 0
