@@ -12,12 +12,12 @@ the platform retries that step; a permanent one fails the run there and ends it.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 import inngest
 
-from inngest_app.events import TerminalEvent, parse_event
+from functions.skills import endings
+from inngest_app.events import parse_event
 from inngest_app.repos.skills import RunStart, SkillsRepo
 from inngest_app.services import Services
 from inngest_app.skills import flow
@@ -25,7 +25,6 @@ from inngest_app.skills.events import (
     FUNCTION_CANCELLED,
     SKILL_EXECUTE,
     SKILL_EXECUTE_COMPLETED,
-    SKILL_EXECUTE_FAILED,
     SkillExecute,
 )
 from inngest_app.skills.flow import FINISH_TIMEOUT, IDEMPOTENCY, start_timeout
@@ -52,37 +51,8 @@ def build(services: Services) -> list[inngest.Function[Any]]:
 
     start_after = start_timeout(services.settings.skill_runs_per_hour)
 
-    async def send_failed(ctx: inngest.Context, run_id: uuid.UUID, error: str) -> None:
-        await ctx.step.send_event(
-            "send-failed",
-            inngest.Event(
-                name=SKILL_EXECUTE_FAILED,
-                data={"runId": str(run_id), "error": error, "retryable": False},
-                id=f"skill-failed-{run_id}",
-            ),
-        )
-
     async def execute_failed(ctx: inngest.Context) -> dict[str, Any]:
-        """After the last retry: the run is failed with the error and `skill.execute.failed` sent.
-        The run id is in the original event, inside the failure event."""
-        failure = parse_event(TerminalEvent, ctx.event.data, event=ctx.event.name)
-        original = failure.event.get("data") or {}
-        try:
-            run_id = uuid.UUID(str(original.get("runId")))
-        except ValueError:
-            return {"skipped": "the failed run named no valid runId"}
-        error = failure.error
-        message = (error and (error.message or error.name)) or "unknown error"
-
-        async def mark_failed() -> dict[str, Any] | None:
-            run = await repo().fail_run(run_id, message)
-            return None if run is None else run.model_dump(mode="json")
-
-        run = await ctx.step.run("mark-failed", mark_failed)
-        if run is None or run["status"] != "failed":
-            return {"skipped": "no such run" if run is None else f"run is {run['status']}"}
-        await send_failed(ctx, run_id, run["error"] or message)
-        return {"runId": str(run_id), "status": "failed"}
+        return await endings.failed_handler(ctx, repo=repo())
 
     @services.inngest.create_function(
         fn_id="skill-execute-cancelled",
@@ -94,33 +64,7 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         retries=3,
     )
     async def execute_cancelled(ctx: inngest.Context) -> dict[str, Any]:
-        """A start or finish timeout (or a cancel by hand) ends the run at once, with why."""
-        cancelled = parse_event(TerminalEvent, ctx.event.data, event=FUNCTION_CANCELLED)
-        original = cancelled.event.get("data") or {}
-        try:
-            run_id = uuid.UUID(str(original.get("runId")))
-        except ValueError:
-            return {"skipped": "the cancelled run named no valid runId"}
-
-        async def mark_cancelled() -> dict[str, Any] | None:
-            run = await repo().run_cancelled(
-                run_id,
-                cancelled.run_id,
-                before=f"cancelled by Inngest before it started: not started within "
-                f"{int(start_after.total_seconds())} s (timeouts.start), or cancelled by hand",
-                running=f"cancelled by Inngest while running: not finished within "
-                f"{int(FINISH_TIMEOUT.total_seconds())} s (timeouts.finish), or cancelled by hand",
-            )
-            return None if run is None else run.model_dump(mode="json")
-
-        marked = await ctx.step.run("mark-cancelled", mark_cancelled)
-        if marked is None:
-            return {"skipped": "no such run"}
-        run = marked["run"]
-        if not marked["changed"]:
-            return {"skipped": f"run is {run['status']} (not this execution's)"}
-        await send_failed(ctx, run_id, run["error"])
-        return {"runId": str(run_id), "status": "failed", "error": run["error"]}
+        return await endings.cancelled_handler(ctx, repo=repo(), start_after=start_after)
 
     @services.inngest.create_function(
         fn_id="skill-execute",
