@@ -208,7 +208,8 @@ async def test_a_stuck_run_alert_whose_first_post_fails_is_posted_by_the_next_ru
         await live.executor.run_until_idle()
         assert live.executor.run(first.run_id).status == "failed"
         assert (await run_row(live, stuck))["status"] == "failed"
-        assert await live.pool.fetchval("select notified_at from skill_alerts") is None
+        alert = await live.pool.fetchrow("select * from skill_alerts")
+        assert alert["notified_at"] is None and alert["claimed_by"] is None  # released
         down["on"] = False
         for _ in range(3):  # the next run posts it; the ones after have nothing to post
             await live.executor.fire_cron("monitor-executions")
@@ -258,6 +259,11 @@ async def test_a_degraded_alert_whose_post_fails_is_posted_later_once(
             await live.executor.run_until_idle()
         assert len(posted) == 1 and "marketing-brief is degraded" in posted[0]
         assert await live.pool.fetchval("select count(*) from skill_alerts") == 1
+        # a claim lasts 15 minutes: a run that dies mid-post leaves it to the run after that
+        lease = await live.pool.fetchval(
+            "select extract(epoch from claim_expires - now()) from skill_alerts"
+        )
+        assert 14 * 60 < lease <= 15 * 60
 
 
 async def test_one_user_cannot_flip_a_skills_health(

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inngest_app.routes.clients import MAX_CHANNELS
+from inngest_app.routes.clients import MAX_CHANNELS, MAX_CLIENTS
 from inngest_app.testing.live import serve_asgi
 from tests.harness import Live, LiveFactory
 from tests.skills.support import (
@@ -130,8 +130,21 @@ async def test_clients_and_channels_are_the_callers_own(
         assert await live.pool.fetchval("select count(*) from user_channels") == 0
 
 
-async def test_channels_are_bounded_per_user(start_live: LiveFactory, tmp_path: Path) -> None:
+async def test_clients_and_channels_are_bounded_per_user(
+    start_live: LiveFactory, tmp_path: Path
+) -> None:
+    assert (MAX_CLIENTS, MAX_CHANNELS) == (100, 20)  # as the README says
     async with start_live(**skill_settings(tmp_path)) as live:
+        for i in range(MAX_CLIENTS):
+            response = await post(live, "/api/clients", {"slug": f"c{i}", "name": f"C {i}"})
+            assert response.status_code == 201
+        full = await post(live, "/api/clients", {"slug": "one-more", "name": "x"})
+        assert full.status_code == 409 and full.json()["code"] == "limit_reached"
+        renamed = await post(live, "/api/clients", {"slug": "c0", "name": "renamed"})
+        assert renamed.status_code == 201
+        others = await post(live, "/api/clients", {"slug": "one-more", "name": "x"}, user="bob")
+        assert others.status_code == 201  # a limit per user
+        assert await live.pool.fetchval("select count(*) from clients") == MAX_CLIENTS + 1
         for i in range(MAX_CHANNELS):
             response = await post(live, "/api/channels", {"channel": "telegram", "target": str(i)})
             assert response.status_code == 201
