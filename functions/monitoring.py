@@ -26,6 +26,7 @@ ALERT_LEASE_S = 15 * 60  # a claimed alert is another run's to post after this
 ALERTS_PER_POST = 50
 RECONCILE_CRON = "*/10 * * * *"
 RECONCILE_LIMIT = 200  # rows settled per run (the rest in the next)
+RECONCILE_RETRY_S = 3600  # a row Inngest calls running (or does not know) is asked again after
 
 
 def terminal_observation(name: str, data: TerminalEvent, *, at: dt.datetime) -> dict[str, Any]:
@@ -188,6 +189,14 @@ async def reconcile_handler(
         return await repo.record(observations) if observations else 0
 
     await ctx.step.run("record-final-states", record)
+    settled = {o["run_id"] for o in observations}
+    still_open = [row.run_id for row in stale if row.run_id not in settled]
+    if still_open:
+
+        async def defer() -> int:
+            return await repo.reconcile_later(still_open, delay_s=RECONCILE_RETRY_S)
+
+        await ctx.step.run("ask-again-later", defer)
     unknown = sum(1 for row in stale if states.get(row.run_id) is None)
     return {
         "stale": len(stale),

@@ -408,7 +408,11 @@ returns jsonb language sql as $$
 $$;
 
 -- Rows still 'started' p_older_than_s after they started (their worker died before its recorder
--- flushed): the oldest first, at most p_limit.
+-- flushed): the oldest first, at most p_limit, skipping those asked about lately (a run Inngest
+-- still calls running, or does not know, waits until reconcile_after before it is asked again,
+-- so such rows never crowd out the others).
+alter table public.inngest_function_executions add column reconcile_after timestamptz;
+
 create or replace function public.executions_stale(p_older_than_s integer, p_limit integer)
 returns jsonb language sql stable as $$
     select coalesce(jsonb_agg(jsonb_build_object(
@@ -417,7 +421,19 @@ returns jsonb language sql stable as $$
       from (select run_id, function_id, started_at from public.inngest_function_executions
              where status = 'started'
                and started_at < now() - make_interval(secs => p_older_than_s)
+               and (reconcile_after is null or reconcile_after < now())
              order by started_at limit p_limit) s;
+$$;
+
+create or replace function public.executions_reconcile_later(p_run_ids text[], p_delay_s integer)
+returns jsonb language sql as $$
+    with later as (
+        update public.inngest_function_executions
+           set reconcile_after = now() + make_interval(secs => p_delay_s)
+         where run_id = any(p_run_ids) and status = 'started'
+        returning 1
+    )
+    select jsonb_build_object('deferred', count(*)) from later;
 $$;
 
 select public.app_lock_down_functions();

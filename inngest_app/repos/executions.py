@@ -138,3 +138,8 @@ class ExecutionsRepo:
         """Rows still "started" `older_than_s` after their run started, oldest first."""
         args = {"p_older_than_s": older_than_s, "p_limit": limit}
         return list(await self._t.call("executions_stale", args))
+
+    async def reconcile_later(self, run_ids: list[str], *, delay_s: int) -> int:
+        """Ask again about these still-open rows only after `delay_s`."""
+        args = {"p_run_ids": run_ids, "p_delay_s": delay_s}
+        return int((await self._t.call("executions_reconcile_later", args))["deferred"])

@@ -84,9 +84,15 @@ async def test_rows_left_started_are_settled_from_inngest_once(start_live: LiveF
         assert "pause_s" in error
         assert await status_of(live, recent) == "started"
         assert await status_of(live, "01UNKNOWNRUN") == "started"
-        # again: the settled rows are not asked about twice, nor billed twice
+        # again: the settled rows are not asked about twice, nor billed twice, and the unknown
+        # one waits an hour before it is asked again (it never crowds out the others)
         again = await reconcile(live)
-        assert again == {"stale": 1, "settled": 0, "open": 0, "unknown": 1}
+        assert again == {"stale": 0, "settled": 0, "open": 0, "unknown": 0}
+        wait = await live.pool.fetchval(
+            "select extract(epoch from reconcile_after - now())"
+            " from inngest_function_executions where run_id = '01UNKNOWNRUN'"
+        )
+        assert 59 * 60 < wait <= 3600
         steps = await live.pool.fetchval(
             "select step_count from inngest_function_executions where run_id = $1", done
         )
@@ -115,6 +121,17 @@ async def test_a_run_still_running_is_left_started(start_live: LiveFactory) -> N
         await lose_the_end(live, sleeper.run_id)
         assert await reconcile(live) == {"stale": 1, "settled": 0, "open": 1, "unknown": 0}
         assert await status_of(live, sleeper.run_id) == "started"
+        # it wakes and ends; once its hour is up the next reconciliation settles it
+        await live.executor.run_until_idle()
+        assert live.executor.run(sleeper.run_id).status == "completed"
+        await drain(live)
+        await lose_the_end(live, sleeper.run_id)
+        assert (await reconcile(live))["stale"] == 0
+        await live.pool.execute(
+            "update inngest_function_executions set reconcile_after = now() - interval '1 second'"
+        )
+        assert await reconcile(live) == {"stale": 1, "settled": 1, "open": 0, "unknown": 0}
+        assert await status_of(live, sleeper.run_id) == "completed"
 
 
 async def test_the_executors_rest_api_wants_the_signing_key(start_live: LiveFactory) -> None:
