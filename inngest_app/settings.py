@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     monitoring_flush_interval_s: float = Field(1.0, gt=0)
     monitoring_flush_batch: int = Field(500, ge=1)
     monitoring_buffer_max: int = Field(10_000, ge=1)
+    # a row still "started" this long after its run started is asked of Inngest's REST API
+    monitoring_reconcile_after_s: int = Field(3600, ge=1)
     supabase_jwt_secret: SecretStr | None = None
     supabase_jwt_audience: str = "authenticated"
     supabase_jwt_roles: str = "authenticated"  # comma-separated roles a user token may carry
@@ -172,6 +174,16 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"  # a stand-in's origin, offline
+    # users' webhook channels may reach loopback/private addresses (offline stand-ins only)
+    skill_webhooks_allow_private: bool = False
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _telegram_api_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
 
     @field_validator("inngest_serve_path")
     @classmethod

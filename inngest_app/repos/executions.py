@@ -100,3 +100,46 @@ class ExecutionsRepo:
     async def mark_notified(self, alert_ids: list[int]) -> None:
         """Record that the webhook accepted these alerts."""
         await self._t.call("monitoring_mark_notified", {"p_ids": alert_ids})
+
+    async def claim_alerts(
+        self,
+        *,
+        window_end: dt.datetime,
+        max_steps: int | None,
+        max_failures: int | None,
+        bill_all_steps: bool,
+        claimant: str,
+        lease_s: int,
+        limit: int,
+    ) -> dict[str, Any]:
+        """Usage in the hour before `window_end`, a new alert row per crossed threshold, and every
+        un-notified alert claimed for `claimant` (its retries get the same ones back; another
+        run gets them once the claim expires or is released)."""
+        result = await self._t.call(
+            "monitoring_alerts_claim",
+            {
+                "p_window_end": window_end,
+                "p_max_steps": max_steps,
+                "p_max_failures": max_failures,
+                "p_bill_all_steps": bill_all_steps,
+                "p_claimant": claimant,
+                "p_lease_s": lease_s,
+                "p_limit": limit,
+            },
+        )
+        return dict(result)
+
+    async def release_alerts(self, *, claimant: str, alert_ids: list[int]) -> int:
+        """After a failed delivery: `claimant`'s claims are free for the next run."""
+        args = {"p_claimant": claimant, "p_ids": alert_ids}
+        return int((await self._t.call("monitoring_alerts_release", args))["released"])
+
+    async def stale(self, *, older_than_s: int, limit: int) -> list[dict[str, Any]]:
+        """Rows still "started" `older_than_s` after their run started, oldest first."""
+        args = {"p_older_than_s": older_than_s, "p_limit": limit}
+        return list(await self._t.call("executions_stale", args))
+
+    async def reconcile_later(self, run_ids: list[str], *, delay_s: int) -> int:
+        """Ask again about these still-open rows only after `delay_s`."""
+        args = {"p_run_ids": run_ids, "p_delay_s": delay_s}
+        return int((await self._t.call("executions_reconcile_later", args))["deferred"])

@@ -34,6 +34,7 @@ class SkillRun(BaseModel):
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     output_id: uuid.UUID | None
+    resends: int = 0
 
 
 class Output(BaseModel):
@@ -58,6 +59,7 @@ class Client(BaseModel):
     slug: str
     name: str
     owner_id: str
+    created_at: dt.datetime | None = None
 
 
 class Channel(BaseModel):
@@ -66,6 +68,7 @@ class Channel(BaseModel):
     id: uuid.UUID
     channel: Literal["telegram", "webhook"]
     target: str
+    created_at: dt.datetime | None = None
 
 
 class RunCreated(BaseModel):
@@ -81,6 +84,13 @@ class RunStart(BaseModel):
     """`started` is true when this Inngest run holds the run (now or since an earlier attempt)."""
 
     started: bool
+    run: SkillRun
+
+
+class RunCancelled(BaseModel):
+    """`changed`: this cancellation failed the run (else it was finished or someone else's)."""
+
+    changed: bool
     run: SkillRun
 
 
@@ -104,6 +114,7 @@ class Feedback(BaseModel):
     issues: list[str]
     comment: str | None
     created_at: dt.datetime
+    updated_at: dt.datetime | None = None
 
 
 class SkillAlert(BaseModel):
@@ -115,6 +126,7 @@ class SkillAlert(BaseModel):
     run_id: uuid.UUID | None
     message: str
     claimed_by: str | None = None
+    claim_expires: dt.datetime | None = None
     notified_at: dt.datetime | None
     created_at: dt.datetime
 
@@ -124,6 +136,7 @@ class Metrics(BaseModel):
 
     skill_name: str
     feedback_count: int
+    users: int = 0
     avg_last_10: float | None
     health: Literal["unknown", "healthy", "degraded"]
 
@@ -143,7 +156,6 @@ class Sweep(BaseModel):
     timed_out: list[SkillRun] = Field(default_factory=list)
     never_started: list[SkillRun] = Field(default_factory=list)
     resend: list[SkillRun] = Field(default_factory=list)
-    alerts: list[SkillAlert] = Field(default_factory=list)
 
 
 class SkillsRepo:
@@ -287,15 +299,27 @@ class SkillsRepo:
         return None if row is None else Feedback.model_validate(row)
 
     async def apply_feedback(
-        self, feedback_id: uuid.UUID, skill_name: str, *, threshold: float, claimant: str
+        self,
+        feedback_id: uuid.UUID,
+        skill_name: str,
+        *,
+        threshold: float,
+        claimant: str,
+        window: int,
+        min_users: int,
+        lease_s: int,
     ) -> FeedbackApplied | None:
-        """Recompute the skill's metrics; None if the feedback is unknown. An un-notified alert
-        comes back to one `claimant` only (an Inngest run id: its retries get it again)."""
+        """Recompute the skill's health over its last `window` distinct users (`min_users` at
+        least); None if the feedback is unknown. An un-notified alert comes back to one
+        `claimant` (an Inngest run id: its retries get it again) for `lease_s`."""
         args = {
             "p_feedback_id": feedback_id,
             "p_skill_name": skill_name,
             "p_threshold": Decimal(str(threshold)),
             "p_claimant": claimant,
+            "p_window": window,
+            "p_min_users": min_users,
+            "p_lease_s": lease_s,
         }
         row = await self._t.call("skill_feedback_apply", args)
         return None if row is None else FeedbackApplied.model_validate(row)
@@ -312,7 +336,8 @@ class SkillsRepo:
     async def sweep(
         self, *, start_timeout_s: int, finish_timeout_s: int, limit: int, claimant: str
     ) -> Sweep:
-        """Fail or re-send stuck runs (see the SQL function); alerts go to one `claimant`."""
+        """Fail or re-send stuck runs (see the SQL function); a retry by the same `claimant`
+        gets the first attempt's answer."""
         args = {
             "p_start_timeout_s": start_timeout_s,
             "p_finish_timeout_s": finish_timeout_s,
@@ -320,3 +345,28 @@ class SkillsRepo:
             "p_claimant": claimant,
         }
         return Sweep.model_validate(await self._t.call("skill_runs_sweep", args))
+
+    async def run_cancelled(
+        self, run_id: uuid.UUID, inngest_run_id: str, *, before: str, running: str
+    ) -> RunCancelled | None:
+        """Fail the run an execution of which Inngest cancelled, with `before` (nobody started
+        it) or `running` (that execution held it); anyone else's or a finished run stays."""
+        args = {
+            "p_id": run_id,
+            "p_inngest_run_id": inngest_run_id,
+            "p_before": before,
+            "p_running": running,
+        }
+        row = await self._t.call("skill_run_cancelled", args)
+        return None if row is None else RunCancelled.model_validate(row)
+
+    async def claim_alerts(self, *, claimant: str, lease_s: int, limit: int) -> list[SkillAlert]:
+        """Un-notified alerts for `claimant` to post (free, its own, or with an expired claim)."""
+        args = {"p_claimant": claimant, "p_lease_s": lease_s, "p_limit": limit}
+        rows = await self._t.call("skill_alerts_claim", args)
+        return [SkillAlert.model_validate(r) for r in rows]
+
+    async def release_alerts(self, *, claimant: str, alert_ids: Sequence[int]) -> int:
+        """After a failed delivery: free `claimant`'s claims, for the next run to post."""
+        args = {"p_claimant": claimant, "p_ids": list(alert_ids)}
+        return int(await self._t.call("skill_alerts_release", args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from inngest_app.routes import (
+    clients,
     dev,
     github,
     health,
@@ -28,6 +29,7 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *github.routes(services),
         *workspaces.routes(services),
         *skills.routes(services),
+        *clients.routes(services),
         *dev.routes(services),
         *pages.routes(services),
     ]

@@ -231,7 +231,8 @@ def routes(services: Services) -> list[BaseRoute]:
             inngest.Event(
                 name=FEEDBACK_PROCESS,
                 data={"feedbackId": str(stored.id), "skillName": stored.skill_name},
-                id=f"feedback-{stored.id}",
+                # a new score replaces the old under the same id: a new event each time
+                id=f"feedback-{stored.id}-{(stored.updated_at or stored.created_at).timestamp()}",
             )
         )
         return JSONResponse({"feedbackId": str(stored.id)}, status_code=201)

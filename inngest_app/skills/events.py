@@ -13,6 +13,7 @@ SKILL_EXECUTE = "skill.execute"
 SKILL_EXECUTE_COMPLETED = "skill.execute.completed"
 SKILL_EXECUTE_FAILED = "skill.execute.failed"
 FEEDBACK_PROCESS = "feedback.process"
+FUNCTION_CANCELLED = "inngest/function.cancelled"  # the platform's, for cancelled executions
 
 
 class SkillExecute(EventPayload):
@@ -27,6 +28,7 @@ class SkillExecute(EventPayload):
     user_message: str | None = Field(None, alias="userMessage")
     client_id: uuid.UUID | None = Field(None, alias="clientId")
     options: dict[str, Any] | None = None
+    resend: int = Field(0, ge=0, le=1000)  # the stuck-run monitor's resend number (0: first send)
 
 
 class SkillExecuteCompleted(EventPayload):
@@ -60,13 +62,16 @@ def execute_data(
     user_id: str,
     client_id: uuid.UUID | None,
     options: dict[str, Any] | None,
+    resend: int = 0,
 ) -> dict[str, Any]:
-    """The data of a `skill.execute` event for a stored run (API and stuck-run monitor)."""
+    """The data of a `skill.execute` event for a stored run (API and stuck-run monitor);
+    `resend` is part of the idempotency key (see `skills.flow`)."""
     data: dict[str, Any] = {
         "runId": str(run_id),
         "skillName": skill_name,
         "userMessage": user_message,
         "userId": user_id,
+        "resend": resend,
     }
     if client_id is not None:
         data["clientId"] = str(client_id)

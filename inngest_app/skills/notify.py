@@ -56,13 +56,14 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 class TelegramClient:
     """`sendMessage` of the Telegram Bot API, on an injected HTTP client."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str, *, api_url: str = TELEGRAM_API) -> None:
         self._http = http
         self._token = token
+        self._api_url = api_url.rstrip("/")
 
     async def send_message(self, chat_id: str, text: str) -> Delivery:
         """Send `text` to `chat_id`."""
-        url = f"{TELEGRAM_API}/bot{self._token}/sendMessage"
+        url = f"{self._api_url}/bot{self._token}/sendMessage"
         try:
             response = await self._http.post(
                 url, json={"chat_id": chat_id, "text": text, "disable_web_page_preview": True}

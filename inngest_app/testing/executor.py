@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inngest_app.testing import viewer
+from inngest_app.testing import rest, viewer
 from inngest_app.testing.clock import Backoff, Clock, ManualClock, default_backoff
 from inngest_app.testing.engine import DEFAULT_MAX_IN_FLIGHT, Engine
 from inngest_app.testing.events import check_event, complete_event
@@ -49,13 +49,6 @@ from inngest_app.testing.signing import accepted_authorizations, sign
 __all__ = ["TestExecutor", "parse_duration"]
 
 logger = logging.getLogger(__name__)
-
-_REST_STATUS = {
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "skipped": "Skipped",
-}
 
 
 class TestExecutor(Engine):
@@ -102,8 +95,7 @@ class TestExecutor(Engine):
             routes=[
                 Route("/fn/register", self._register, methods=["POST"]),
                 Route("/e/{key}", self._ingest, methods=["POST"]),
-                Route("/v1/events/{event_id}/runs", self._event_runs, methods=["GET"]),
-                Route("/v1/runs/{run_id}", self._run, methods=["GET"]),
+                *rest.routes(self),  # GET /v1/runs/{id}, /v1/events/{id}/runs
                 Route("/health", self._health, methods=["GET"]),
                 *viewer.routes(self),  # GET /: the run viewer
             ],
@@ -154,17 +146,6 @@ class TestExecutor(Engine):
         seed = request.headers.get("x-inngest-event-id-seed")
         ids = [self.accept(event, seed=seed, index=i) for i, event in enumerate(items)]
         return JSONResponse({"ids": ids, "status": 200})
-
-    async def _event_runs(self, request: Request) -> JSONResponse:
-        event_id = request.path_params["event_id"]
-        runs = [r for r in self._runs.values() if any(e.get("id") == event_id for e in r.events)]
-        return JSONResponse({"data": [_rest_run(r) for r in runs]})
-
-    async def _run(self, request: Request) -> JSONResponse:
-        run = self._runs.get(request.path_params["run_id"])
-        if run is None:
-            return JSONResponse({"error": "run not found"}, status_code=404)
-        return JSONResponse({"data": _rest_run(run)})
 
     # --- the test API -----------------------------------------------------------------------
 
@@ -289,19 +270,3 @@ class TestExecutor(Engine):
             except Exception:  # keep serving: one bad run must not stop the loop
                 logger.exception("executor loop error")
             await asyncio.sleep(tick_s)
-
-
-def _rest_run(run: Run) -> dict[str, Any]:
-    """A run as the REST API (`/v1/events/{id}/runs`) shows it."""
-    return {
-        "run_id": run.run_id,
-        "function_id": run.function_id,
-        "event_id": run.event.get("id"),
-        "status": _REST_STATUS.get(run.status, "Running"),
-        "output": run.output if run.status == "completed" else run.error,
-        "run_started_at": run.started_at,
-        "ended_at": run.ended_at,
-        # why flow control delayed, skipped or cancelled it: throttled, rate_limited,
-        # debounced, batched, timed_out, singleton, idempotency, concurrency_limited
-        "reasons": [reason.as_json() for reason in run.reasons],
-    }

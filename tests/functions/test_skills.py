@@ -429,11 +429,22 @@ def test_flow_control_as_registered(make_settings: Callable[..., Settings]) -> N
         "burst": 1,
     }
     assert execute["concurrency"] == [{"key": "event.data.userId", "limit": 10}]
-    assert execute["timeouts"] == {"start": "5m", "finish": "10m"}
-    assert execute["idempotency"] == "event.data.runId"
+    # 100 runs an hour may be queued at once: the last starts ~10 minutes later (+5 margin)
+    assert execute["timeouts"] == {"start": "15m", "finish": "10m"}
+    assert execute["idempotency"] == (
+        "event.data.runId + ':' + string(has(event.data.resend) ? event.data.resend : 0)"
+    )
+    cancelled = configs["inngest-app-skill-execute-cancelled"]
+    assert cancelled["triggers"] == [
+        {
+            "event": "inngest/function.cancelled",
+            "expression": "event.data.function_id == 'inngest-app-skill-execute'",
+        }
+    ]
     retries = {fid: c["steps"]["step"]["retries"]["attempts"] for fid, c in configs.items()}
     assert retries == {
         "inngest-app-skill-execute": 3,
+        "inngest-app-skill-execute-cancelled": 3,
         "inngest-app-notify-completion": 3,
         "inngest-app-feedback-process": 2,
         "inngest-app-monitor-executions": 1,

@@ -58,7 +58,7 @@ async def test_ten_at_once_per_user(
     start_live: LiveFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # let all runs start at once, so only the concurrency limit holds them back
-    monkeypatch.setattr("functions.skills.THROTTLE_BURST", 100)
+    monkeypatch.setattr("inngest_app.skills.flow.THROTTLE_BURST", 100)
     async with start_live(**skill_settings(tmp_path)) as live:
         gate, reached = asyncio.Event(), asyncio.Event()
         in_flight: collections.Counter[str] = collections.Counter()

@@ -125,11 +125,27 @@ async def test_feedback_below_threshold_raises_one_alert(
     async with start_live(**skill_settings(tmp_path, alert_webhook_url=ALERT_URL)) as live:
         live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
         alerts = live.mock.post(ALERT_URL).mock(return_value=httpx.Response(200))
-        _, output_id = await completed_run(live)
-        for score in (4, 2, 1, 1, 2):  # averages 4, 3, 2.33 (degraded), 2, 2
-            response = await feedback(live, output_id, {"overall": score, "issues": ["vague"]})
+        users = [f"user-{i}" for i in range(10)]
+        outputs = {}
+        for user in users:
+            run_id = await start_run(live, user=user)
+            await live.executor.run_until_idle()
+            row = await run_row(live, run_id)
+            outputs[user] = str(
+                await live.pool.fetchval("select id from outputs where run_id = $1", row["id"])
+            )
+
+        async def score(user: str, overall: int) -> None:
+            response = await live.api.post(
+                f"/api/outputs/{outputs[user]}/feedback",
+                json={"overall": overall, "issues": ["vague"]},
+                headers=token(user),
+            )
             assert response.status_code == 201, response.text
             await live.executor.run_until_idle()
+
+        for user, overall in zip(users, (4, 2, 1, 1, 2), strict=False):
+            await score(user, overall)  # users 1..5: averages 4, 3, 2.33 (degraded), 2, 2
         runs = live.executor.runs("feedback-process")
         assert len(runs) == 5 and all(r.status == "completed" for r in runs)
         metrics = await live.pool.fetchrow("select * from skill_metrics")
@@ -140,14 +156,13 @@ async def test_feedback_below_threshold_raises_one_alert(
         assert "marketing-brief is degraded" in posted["text"]
         rows = await live.pool.fetch("select * from skill_alerts")
         assert len(rows) == 1 and rows[0]["notified_at"] is not None
-        # healthy again, then degraded again: a new period, a new alert
-        for score in (5,) * 10:
-            await feedback(live, output_id, {"overall": score})
-        await live.executor.run_until_idle()
+        # healthy again (every user's score replaced by a 5), then degraded again: a new alert
+        for user in users:
+            await score(user, 5)
         assert (await live.pool.fetchval("select health from skill_metrics")) == "healthy"
-        for score in (1,) * 6:
-            await feedback(live, output_id, {"overall": score})
-        await live.executor.run_until_idle()
+        for user in users[:6]:
+            await score(user, 1)  # 6 ones and 4 fives over the last ten users: 2.6
+        assert (await live.pool.fetchval("select health from skill_metrics")) == "degraded"
         assert alerts.call_count == 2
 
 
@@ -191,7 +206,7 @@ async def test_the_stuck_run_cron_fails_old_runs_resends_lost_ones_and_alerts_on
         live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
         # a run stuck running for 11 minutes, a lost send 6 minutes ago, a healthy run 9 minutes in
         stuck = await insert_run(live, "running", "11 minutes")
-        lost = await insert_run(live, "queued", "6 minutes")
+        lost = await insert_run(live, "queued", "16 minutes")  # past the 15-minute start
         healthy = await insert_run(live, "running", "9 minutes")
         monitor = await live.executor.fire_cron("monitor-executions")
         await live.executor.run_until_idle()
@@ -202,7 +217,7 @@ async def test_the_stuck_run_cron_fails_old_runs_resends_lost_ones_and_alerts_on
         assert "timed out" in (await run_row(live, stuck))["error"]
         assert (await run_row(live, healthy))["status"] == "running"
         # the lost run was sent again and ran to completion
-        resent = [e for e in live.executor.events if e.get("id") == f"skill-execute-{lost}-resend"]
+        resent = [e for e in live.executor.events if e.get("id") == f"skill-execute-{lost}-1"]
         assert len(resent) == 1 and resent[0]["data"]["runId"] == lost
         assert (await run_row(live, lost))["status"] == "completed"
         assert alerts.call_count == 1
@@ -224,9 +239,9 @@ async def test_a_run_still_queued_after_its_resend_is_failed(
 ) -> None:
     async with start_live(**skill_settings(tmp_path)) as live:
         run_id = await live.pool.fetchval(
-            "insert into runs (user_id, skill_name, user_message, created_at, resent_at)"
-            " values ($1, 'marketing-brief', 'm', now() - interval '12 minutes',"
-            " now() - interval '6 minutes') returning id::text",
+            "insert into runs (user_id, skill_name, user_message, created_at, resent_at, resends)"
+            " values ($1, 'marketing-brief', 'm', now() - interval '40 minutes',"
+            " now() - interval '16 minutes', 1) returning id::text",
             USER,
         )
         monitor = await live.executor.fire_cron("monitor-executions")

@@ -193,6 +193,10 @@ async def worker_killed(stack: Stack, sizes: Sizes) -> Outcome:
         for s in r.step_log
         if s.op == "FunctionError" and "Error" in str((s.error or {}).get("name"))
     )
+    # rows the dead worker left "started": settled from Inngest's REST API by the reconciler
+    outcome.notes["started_before_reconcile"] = await _started_rows(w)
+    outcome.notes["reconciled"] = await _reconcile(stack)
+    outcome.notes["started_after_reconcile"] = await _started_rows(w)
     # the supervisor replaced the worker
     for _ in range(150):  # up to 30 s
         if len(stack.app.worker_pids()) >= stack.app.workers:
@@ -200,6 +204,36 @@ async def worker_killed(stack: Stack, sizes: Sizes) -> Outcome:
         await asyncio.sleep(0.2)
     outcome.notes["workers_after"] = len(stack.app.worker_pids())
     return outcome
+
+
+async def _started_rows(w: Workload) -> int:
+    """The workload's runs whose monitoring row still says "started"."""
+    ids = [
+        r.run_id
+        for r in w.runs()
+        if r.status != "skipped" and not r.function_id.endswith("reconcile-executions")
+    ]
+    rows = await w.stack.db.fetchval(
+        "select count(*) from inngest_function_executions"
+        " where run_id = any($1::text[]) and status = 'started'",
+        ids,
+    )
+    return int(rows)
+
+
+async def _reconcile(stack: Stack, within_s: float = 60) -> dict[str, Any]:
+    """Fire the reconciliation cron (as its schedule would) and wait for its run; its output."""
+    cron = await stack.executor.fire_cron("reconcile-executions")
+    deadline = time.monotonic() + within_s
+    while not stack.executor.run(cron.run_id).done:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reconcile-executions not done after {within_s}s")
+        await asyncio.sleep(0.1)
+    run = stack.executor.run(cron.run_id)
+    if run.status != "completed":
+        raise RuntimeError(f"reconcile-executions {run.status}: {run.error}")
+    output: dict[str, Any] = run.output
+    return output
 
 
 async def stripe_storm(stack: Stack, sizes: Sizes) -> Outcome:

@@ -32,9 +32,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-GITHUB_FIXTURES = (
-    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "rest" / "recorded"
+# beside the repository, or beside the checkout a git worktree was made from (nearest ancestor)
+SHARED_FIXTURES = next(
+    (
+        parent / "shared" / "fixtures"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared" / "fixtures").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures",
 )
+GITHUB_FIXTURES = SHARED_FIXTURES / "github" / "rest" / "recorded"
 
 
 @functools.cache

@@ -321,6 +321,8 @@ def app_env(*, database_url: str, executor_url: str, sources_url: str) -> dict[s
             "HTTP_TIMEOUT_S": "10",
             "MONITORING_API_KEY": ADMIN_KEY,
             "MONITORING_FLUSH_INTERVAL_S": "0.5",
+            # the reconciler settles any row left "started" once Inngest says its run ended
+            "MONITORING_RECONCILE_AFTER_S": "1",
             "SUPABASE_JWT_SECRET": JWT_SECRET,
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             "ALERT_WEBHOOK_URL": f"{sources_url}/slack/webhook",

@@ -61,3 +61,7 @@ async def test_worker_killed_mid_step_interrupted_steps_retried_effects_once(
     assert outcome.notes["steps_inside_killed_worker"] > 0  # killed mid-step
     assert outcome.notes["retried_calls"] > 0  # the cut calls were retried
     assert outcome.notes["workers_after"] == stack.app.workers
+    # a run the dead worker never recorded the end of is settled from Inngest: none left started
+    assert outcome.notes["started_after_reconcile"] == 0
+    settled = outcome.notes["reconciled"]["settled"]
+    assert settled >= outcome.notes["started_before_reconcile"]

@@ -18,17 +18,16 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 
 from inngest_app.stripe.signature import sign
-from tests.load.sources import github_id
+from tests.load.sources import SHARED_FIXTURES, github_id
 from tests.load.stack import JWT_SECRET, STRIPE_SECRET, Stack
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stripe" / "events"
+FIXTURES = SHARED_FIXTURES / "stripe" / "events"
 PAGE_SIZE = 10
 DELIVERY_ATTEMPTS = 40  # Stripe retries for days; we retry a bounded number of times
 SUB_STATUSES = ("trialing", "active", "past_due", "unpaid", "incomplete")

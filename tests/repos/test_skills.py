@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from inngest_app.repos.skills import SkillsRepo
+from inngest_app.repos.skills import FeedbackApplied, SkillsRepo
 from inngest_app.settings import DEFAULT_SKILLS_DIR
 from inngest_app.skills.library import load_library
 from inngest_app.store import PostgresTransport
@@ -105,9 +105,8 @@ async def test_one_output_per_run_and_the_first_error_stays(repo: SkillsRepo) ->
     assert await repo.complete_run(run_id, "i", tokens_in=1, tokens_out=2) is None
 
 
-async def test_health_from_the_last_ten_scores(repo: SkillsRepo) -> None:
-    assert await repo.metrics("marketing-brief") is None  # no feedback: no metrics, no average
-    run_id = uuid.UUID(await _run(repo))
+async def _output(repo: SkillsRepo) -> uuid.UUID:
+    run_id = uuid.UUID(await _run(repo) or "")
     await repo.start_run(run_id, "i")
     output = await repo.record_output(
         run_id=run_id,
@@ -117,70 +116,91 @@ async def test_health_from_the_last_ten_scores(repo: SkillsRepo) -> None:
         preview="p",
         size_bytes=1,
     )
-    applied = None
-    for score in [1] * 5 + [5] * 10:  # the five 1s fall out of the last ten
-        feedback = await repo.create_feedback(
-            output_id=output.id,
-            user_id="u1",
-            overall=score,
-            accuracy=None,
-            quality=None,
-            issues=[],
-            comment=None,
-        )
-        assert feedback is not None
-        applied = await repo.apply_feedback(
-            feedback.id, "marketing-brief", threshold=3, claimant="run-1"
-        )
-    assert applied is not None and applied.metrics is not None
-    assert applied.metrics.feedback_count == 15 and applied.metrics.avg_last_10 == 5.0
-    assert applied.metrics.health == "healthy"
-    # the degraded period in the middle recorded exactly one alert
-    assert applied.alert is not None and applied.alert.kind == "skill_degraded"
-    mismatch = await repo.apply_feedback(feedback.id, "social-posts", threshold=3, claimant="run-1")
-    assert mismatch is not None and mismatch.error == "skill_mismatch"
-    assert (
-        await repo.apply_feedback(uuid.uuid4(), "marketing-brief", threshold=3, claimant="run-1")
-        is None
-    )
+    return output.id
 
 
-async def test_an_alert_goes_to_one_poster(repo: SkillsRepo) -> None:
-    run_id = uuid.UUID(await _run(repo))
-    await repo.start_run(run_id, "i")
-    output = await repo.record_output(
-        run_id=run_id,
-        storage_key=f"{run_id}/a.md",
-        format="markdown",
-        title="t",
-        preview="p",
-        size_bytes=1,
-    )
+async def _score(repo: SkillsRepo, output_id: uuid.UUID, user: str, score: int) -> uuid.UUID:
     feedback = await repo.create_feedback(
-        output_id=output.id,
-        user_id="u1",
-        overall=1,
+        output_id=output_id,
+        user_id=user,
+        overall=score,
         accuracy=None,
         quality=None,
         issues=[],
         comment=None,
     )
     assert feedback is not None
-    apply = [
-        repo.apply_feedback(feedback.id, "marketing-brief", threshold=3, claimant=f"run-{i}")
-        for i in range(6)
-    ]
-    results = await asyncio.gather(*apply)
+    return feedback.id
+
+
+async def _apply(
+    repo: SkillsRepo,
+    feedback_id: uuid.UUID,
+    claimant: str = "run-1",
+    skill: str = "marketing-brief",
+) -> FeedbackApplied | None:
+    return await repo.apply_feedback(
+        feedback_id, skill, threshold=3, claimant=claimant, window=10, min_users=3, lease_s=600
+    )
+
+
+async def test_health_from_the_last_ten_distinct_users(repo: SkillsRepo) -> None:
+    assert await repo.metrics("marketing-brief") is None  # no feedback: no metrics, no average
+    output_id = await _output(repo)
+    applied = None
+    healths = []
+    for i, score in enumerate([1] * 5 + [5] * 10):  # the five 1s fall out of the last ten
+        applied = await _apply(repo, await _score(repo, output_id, f"u{i}", score))
+        assert applied is not None and applied.metrics is not None
+        healths.append(applied.metrics.health)
+    assert healths[:3] == ["unknown", "unknown", "degraded"]  # three users at least
+    assert applied is not None and applied.metrics is not None
+    assert applied.metrics.feedback_count == 15 and applied.metrics.avg_last_10 == 5.0
+    assert applied.metrics.users == 10 and applied.metrics.health == "healthy"
+    # the degraded period in the middle recorded exactly one alert
+    assert applied.alert is not None and applied.alert.kind == "skill_degraded"
+    # one user scoring again replaces their score: one row, one voice
+    again = await _score(repo, output_id, "u14", 1)
+    applied = await _apply(repo, again)
+    assert applied is not None and applied.metrics is not None
+    assert applied.metrics.feedback_count == 15 and applied.metrics.avg_last_10 == 4.6
+    mismatch = await _apply(repo, again, skill="social-posts")
+    assert mismatch is not None and mismatch.error == "skill_mismatch"
+    assert await _apply(repo, uuid.uuid4()) is None
+
+
+async def test_an_alert_goes_to_one_poster_until_released(repo: SkillsRepo) -> None:
+    output_id = await _output(repo)
+    for user in ("u1", "u2"):
+        await _apply(repo, await _score(repo, output_id, user, 1))
+    feedback = await _score(repo, output_id, "u3", 1)
+    results = await asyncio.gather(*(_apply(repo, feedback, f"run-{i}") for i in range(6)))
     claimed = [r for r in results if r is not None and r.alert is not None]
     assert len(claimed) == 1
     winner = claimed[0].alert
     assert winner is not None and winner.claimed_by is not None
-    retry = await repo.apply_feedback(
-        feedback.id, "marketing-brief", threshold=3, claimant=winner.claimed_by
-    )
+    retry = await _apply(repo, feedback, winner.claimed_by)
     assert retry is not None and retry.alert is not None and retry.alert.id == winner.id
+    # the monitor cannot take a live claim; after a failed delivery it is released, then can
+    assert await repo.claim_alerts(claimant="monitor", lease_s=600, limit=10) == []
+    assert await repo.release_alerts(claimant="someone-else", alert_ids=[winner.id]) == 0
+    assert await repo.release_alerts(claimant=winner.claimed_by, alert_ids=[winner.id]) == 1
+    [taken] = await repo.claim_alerts(claimant="monitor", lease_s=0, limit=10)
+    assert taken.id == winner.id and taken.claimed_by == "monitor"
+    # an expired claim (lease 0) is anyone's
+    [again] = await repo.claim_alerts(claimant="monitor-2", lease_s=600, limit=10)
+    assert again.id == winner.id
     assert await repo.mark_alerts_notified([winner.id]) == 1
-    again = await repo.apply_feedback(
-        feedback.id, "marketing-brief", threshold=3, claimant=winner.claimed_by
-    )
-    assert again is not None and again.alert is None
+    assert await repo.claim_alerts(claimant="monitor-3", lease_s=600, limit=10) == []
+    done = await _apply(repo, feedback, "monitor-2")
+    assert done is not None and done.alert is None
+
+
+async def test_a_sweep_retried_by_its_run_returns_the_same_answer(repo: SkillsRepo) -> None:
+    run_id = uuid.UUID(await _run(repo) or "")
+    first = await repo.sweep(start_timeout_s=0, finish_timeout_s=600, limit=10, claimant="m-1")
+    assert [r.id for r in first.resend] == [run_id] and first.resend[0].resends == 1
+    retry = await repo.sweep(start_timeout_s=0, finish_timeout_s=600, limit=10, claimant="m-1")
+    assert retry == first
+    other = await repo.sweep(start_timeout_s=0, finish_timeout_s=600, limit=10, claimant="m-2")
+    assert other.resend == [] and [r.id for r in other.never_started] == [run_id]

@@ -1,0 +1,21 @@
+"""Skills: run an AI skill on a user's message, store and record its output, notify the user,
+learn from feedback which skills are going bad, and settle runs that got stuck.
+
+One module per job: `execute` (the run, and how it ends), `notify` (telling the user),
+`alerts` (feedback, health, stuck runs and alert delivery). Flow control lives in
+`inngest_app.skills.flow`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import inngest
+
+from functions.skills import alerts, execute, notify
+from inngest_app.services import Services
+
+
+def build(services: Services) -> list[inngest.Function[Any]]:
+    """The skills functions, bound to `services`."""
+    return [*execute.build(services), *notify.build(services), *alerts.build(services)]
