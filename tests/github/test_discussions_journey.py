@@ -41,9 +41,10 @@ async def test_one_refused_repository_among_three_stops_nothing(start_live: Live
 
     def answer(request: httpx.Request) -> httpx.Response:
         variables = json.loads(request.content).get("variables") or {}
-        if variables.get("name") == "locked" and "discussions" in json.loads(request.content)[
-            "query"
-        ]:
+        if (
+            variables.get("name") == "locked"
+            and "discussions" in json.loads(request.content)["query"]
+        ):
             return httpx.Response(
                 403,
                 json={"message": "Resource not accessible by integration"},
