@@ -105,7 +105,7 @@ class WorkspacesRepo:
         name: str,
         slug: str,
         retention_days: int | None,
-        max_per_owner: int,
+        max_per_owner: int = 1_000_000,
     ) -> Workspace | Literal["slug_taken", "limit_reached"]:
         """The new workspace; "slug_taken" when the owner has one with this slug already,
         "limit_reached" when they have `max_per_owner` workspaces."""
