@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     # Caps on what one user creates (admins are not capped): workspaces per owner, and
     # repositories per workspace.
-    workspaces_per_user_max: int = Field(10, ge=1)
+    workspaces_per_user_max: int = Field(25, ge=1)
     workspace_repositories_max: int = Field(50, ge=1)
 
     @field_validator("github_api_url")
