@@ -90,8 +90,8 @@ async def sync(ctx: inngest.Context, *, deps: Deps, enhanced: bool) -> dict[str,
             if table != "workspaces":
                 totals[table] = totals.get(table, 0) + count
         workspaces += outcome["written"].get("workspaces", [])
-        if limit is None:
-            limit = max_pages(outcome["size_class"], outcome["pr_count"])
+        if limit is None:  # pages of 50 (enhanced) read as far as pages of 100 (plain)
+            limit = max_pages(outcome["size_class"], outcome["pr_count"]) * (2 if enhanced else 1)
         if outcome["complete"] or page >= limit:
             break
         await sleep_if_needed(ctx, f"wait-rate-limit-{page}", outcome["back_off_until"])

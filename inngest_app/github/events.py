@@ -70,10 +70,12 @@ class RepositorySyncRequested(EventPayload):
 
 
 class EnhancedSyncRequested(EventPayload):
-    """Data of `capture/repository.sync-enhanced`: `pages` of pull requests, nested activity."""
+    """Data of `capture/repository.sync-enhanced`: pull requests with nested activity."""
 
     repository: RepositoryRef
-    pages: int = Field(1, ge=1, le=MAX_ENHANCED_PAGES)
+    # pages of 50 one run reads at most (a longer pass continues in a fresh run); by default
+    # twice the plain sync's pages of 100 for the repository's size class
+    pages: int | None = Field(None, ge=1, le=MAX_ENHANCED_PAGES)
     reason: SyncReason = "manual"
 
 
