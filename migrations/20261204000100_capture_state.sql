@@ -287,13 +287,22 @@ $$;
 -- on are recomputed (a private repository only counts where an admin added it).
 create or replace function public.workspace_mark_dirty(p_repository_id bigint, p_since date)
 returns jsonb language sql set search_path = public, pg_temp as $$
-    with marked as (
+    with members as (
+        -- locked in id order: two captures marking the same workspaces never deadlock
+        select w.id
+          from public.workspaces w
+          join public.workspace_repositories m on m.workspace_id = w.id
+          join public.repositories r
+            on lower(m.owner) = lower(r.owner) and lower(m.name) = lower(r.name)
+         where p_since is not null and r.id = p_repository_id
+           and (not r.is_private or m.added_by_admin)
+         order by w.id
+           for update of w
+    ), marked as (
         update public.workspaces w
            set metrics_dirty_since = least(coalesce(w.metrics_dirty_since, p_since), p_since)
-          from public.workspace_repositories m, public.repositories r
-         where p_since is not null and r.id = p_repository_id and m.workspace_id = w.id
-           and lower(m.owner) = lower(r.owner) and lower(m.name) = lower(r.name)
-           and (not r.is_private or m.added_by_admin)
+          from members
+         where w.id = members.id
         returning w.id
     )
     select coalesce(jsonb_agg(distinct id), '[]'::jsonb) from marked;

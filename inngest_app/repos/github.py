@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from inngest_app.repos.github_rows import (
+    SYNC_KINDS,
     CommentRow,
     ContributorRow,
     DiscussionRow,
@@ -23,13 +24,17 @@ from inngest_app.repos.github_rows import (
     ETag,
     PageWrite,
     PullRequestRow,
+    RepositoryMeta,
     ReviewRow,
     SizeClass,
     SizeUpdate,
+    SyncKind,
+    SyncState,
 )
 from inngest_app.store import Transport
 
 __all__ = [
+    "SYNC_KINDS",
     "CommentRow",
     "ContributorRow",
     "DiscussionRow",
@@ -51,52 +56,6 @@ RepositoryStatus = Literal["active", "missing"]
 
 class _Row(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class RepositoryMeta(_Row):
-    """What GitHub says about a repository (fields left None are kept as stored)."""
-
-    github_id: int
-    owner: str
-    name: str
-    node_id: str | None = None
-    stars: int | None = None
-    forks: int | None = None
-    is_private: bool | None = None
-    default_branch: str | None = None
-    has_discussions: bool | None = None
-    pr_count: int | None = None
-    size_class: SizeClass | None = None
-
-    def to_sql(self) -> dict[str, Any]:
-        """The jsonb argument: unknown fields are left out (kept as stored)."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-SyncKind = Literal["pull_requests", "activity"]
-SYNC_KINDS: tuple[SyncKind, ...] = ("pull_requests", "activity")
-
-
-class SyncState(_Row):
-    """Where one kind of sync of a repository stands (see the capture-state migration)."""
-
-    kind: SyncKind
-    watermark: dt.datetime | None = None
-    pass_high: dt.datetime | None = None
-    pass_cursor: str | None = None
-    pass_pages: int = 0
-    last_run_at: dt.datetime | None = None
-    completed_at: dt.datetime | None = None
-
-    @property
-    def in_progress(self) -> bool:
-        """A pass stopped at its budget and is to be continued."""
-        return self.pass_cursor is not None
-
-    @property
-    def caught_up(self) -> bool:
-        """A pass completed and none is in progress."""
-        return self.completed_at is not None and not self.in_progress
 
 
 class Repository(_Row):
