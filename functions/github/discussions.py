@@ -1,6 +1,6 @@
 """Discussions: every 6 hours the cron fans out one event per repository with discussions
-(a deterministic id carrying the repository and the tick, so a second firing in the same tick
-starts nothing); each repository's capture is its own run, and its outcome is recorded on it.
+(id `discussions-<owner>/<name>-<tick>`, so a second firing in the same tick starts nothing);
+each repository's capture is its own run, and its outcome is recorded on it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import inngest
 
 from functions.github.common import SEND_BATCH, Deps, event_time, guarded
 from inngest_app.events import parse_event
-from inngest_app.github.client import NotFound, Refused
+from inngest_app.github.client import GithubUnavailable, NotFound, Refused
 from inngest_app.github.documents import DISCUSSIONS
 from inngest_app.github.events import (
     DISCUSSIONS_FAN_OUT,
@@ -55,7 +55,7 @@ async def fan_out(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
                 inngest.Event(
                     name=DISCUSSIONS_SYNC,
                     data={"repository": repository_data(r["owner"], r["name"])},
-                    id=f"discussions-{r['id']}-{tick}",
+                    id=f"discussions-{r['owner'].lower()}/{r['name'].lower()}-{tick}",
                 )
                 for r in items
             ],
@@ -94,6 +94,9 @@ async def capture(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
         except Refused as exc:
             await deps.repo().record_error(repository_id=found.id, error=str(exc))
             return {"status": "refused", "error": str(exc)}
+        except GithubUnavailable as exc:  # recorded, then retried (a plain error)
+            await deps.repo().record_error(repository_id=found.id, error=str(exc))
+            raise
         node = result.data.get("repository")
         if not isinstance(node, dict):
             raise NotFound(f"repository {ref.full_name} resolved to null")
