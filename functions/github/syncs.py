@@ -44,6 +44,8 @@ from inngest_app.repos.github import Repository, SyncKind
 ENHANCED_PAGE_SIZE = 50  # pull requests per enhanced page (each with nested activity)
 ENHANCED_NESTED = {"reviews": 20, "reviewComments": 20, "comments": 30}
 RECHECK_BATCH = 500  # missing repositories re-checked per hourly run
+# syncs sent per hourly run, most due first (48,000 a day): a bounded step output and few steps
+PLAN_LIMIT = 2_000
 
 
 def _updated(node: dict[str, Any]) -> Any:
@@ -200,7 +202,7 @@ async def priorities(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
     at = event_time(ctx)
 
     async def plan() -> list[dict[str, Any]]:
-        planned = plan_syncs(await deps.repo().list(), now=at)
+        planned = plan_syncs(await deps.repo().list(), now=at)[:PLAN_LIMIT]
         return [
             {
                 "repository": repository_data(p.owner, p.name, p.github_id),
