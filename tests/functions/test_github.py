@@ -565,9 +565,7 @@ async def test_workspace_priorities_sends_priority_first(start_live: LiveFactory
         run = await run_event(live, "sync/workspace-priorities", {})
         assert run.status == "completed", run.error
         assert run.output["order"] == ["acme/hotter", "acme/hot", "acme/old"]
-        sent = [
-            e for e in live.executor.events if e["name"] == "capture/repository.sync-enhanced"
-        ]
+        sent = [e for e in live.executor.events if e["name"] == "capture/repository.sync-enhanced"]
         assert [(e["data"]["repository"]["name"], e["data"]["reason"]) for e in sent] == [
             ("hotter", "automatic"),
             ("hot", "automatic"),
