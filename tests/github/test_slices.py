@@ -127,3 +127,30 @@ async def test_an_enhanced_sync_at_its_maximum_pages_stays_well_under_the_limit(
         per_page = steps(run) / run.output["pages"]
         assert per_page <= 2.5 and 50 * per_page + 5 < STEP_LIMIT // 4
     assert common.SEND_BATCH == 500
+
+
+async def test_cleanup_hands_over_and_deletes_every_stale_row(
+    start_live: LiveFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workspace_functions, "CLEANUP_BATCH", 2)
+    monkeypatch.setattr(workspace_functions, "CLEANUP_BATCHES", 2)
+    async with start_live() as live:
+        ws = await live.pool.fetchval(
+            "insert into workspaces (owner_id, name, slug, data_retention_days)"
+            " values ('u', 'W', 'w', 1) returning id"
+        )
+        await live.pool.execute(
+            "insert into workspace_metrics_daily (workspace_id, date, total_prs, prs_opened,"
+            " prs_merged, prs_closed, open_at_end, active_contributors, reviews, comments,"
+            " pr_velocity, trend_total_prs)"
+            " select $1, current_date - i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
+            " from generate_series(0, 9) i",
+            ws,
+        )
+        await live.executor.send({"name": "cleanup/workspace-metrics", "data": {}})
+        await live.executor.run_until_idle()
+        runs = live.executor.runs("cleanup-workspace-metrics-data")
+        assert [r.status for r in runs] == ["completed"] * 3  # 4 + 4 + 1
+        assert all(steps(r) <= 2 + 1 for r in runs)
+        assert sum(r.output["deleted"] for r in runs) == 9
+        assert await live.pool.fetchval("select count(*) from workspace_metrics_daily") == 1
