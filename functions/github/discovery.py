@@ -120,6 +120,21 @@ async def classify_all(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
     return {"repositories": listed, "classified": classified, "missing": missing}
 
 
+async def _send_capture(ctx: inngest.Context, repository: dict[str, Any]) -> None:
+    await ctx.step.send_event(
+        "send-initial-sync",
+        inngest.Event(
+            name=REPOSITORY_SYNC_ENHANCED,
+            data={
+                "repository": repository_data(
+                    repository["owner"], repository["name"], repository["github_id"]
+                ),
+                "reason": "automatic",
+            },
+        ),
+    )
+
+
 async def discover(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
     """`discover/new-repository`: create and size an unknown repository, then capture it
     whole: the enhanced sync reads pull requests with their reviews and comments, continuing
@@ -129,24 +144,26 @@ async def discover(ctx: inngest.Context, *, deps: Deps) -> dict[str, Any]:
 
     async def find() -> dict[str, Any] | None:
         found = await deps.repo().find(owner=ref.owner, name=ref.name)
-        return None if found is None else {"id": found.id, "status": found.status}
+        if found is None:
+            return None
+        activity = found.state("activity")
+        return {
+            "id": found.id,
+            "owner": found.owner,
+            "name": found.name,
+            "github_id": found.github_id,
+            # known (from a PR's details, a plain sync...) but its reviews and comments were
+            # never captured: capture them now rather than at the next hourly schedule
+            "capture": found.status == "active" and activity is None,
+        }
 
     known = await ctx.step.run("find-repository", find)
     if known is not None:
-        return {"status": "known", "repository_id": known["id"]}
+        if known["capture"]:
+            await _send_capture(ctx, known)
+        return {"status": "known", "repository_id": known["id"], "capturing": known["capture"]}
     created = await ctx.step.run("create-repository", _classify, deps, ref, event_time(ctx))
-    await ctx.step.send_event(
-        "send-initial-sync",
-        inngest.Event(
-            name=REPOSITORY_SYNC_ENHANCED,
-            data={
-                "repository": repository_data(
-                    created["owner"], created["name"], created["github_id"]
-                ),
-                "reason": "automatic",
-            },
-        ),
-    )
+    await _send_capture(ctx, created)
     return {
         "status": "created",
         "repository_id": created["id"],

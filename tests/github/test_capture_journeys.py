@@ -140,3 +140,20 @@ async def test_a_busy_repository_is_caught_up_across_runs(start_live: LiveFactor
         assert view["capture"]["state"] == "captured"
         runs = live.executor.runs("capture-repository-sync-enhanced")
         assert all(len(r.step_log) < 50 for r in runs)
+
+
+async def test_tracking_a_repository_known_only_from_a_plain_sync_captures_its_activity(
+    start_live: LiveFactory,
+) -> None:
+    fake = FakeGithub()
+    _repo(fake, 30)
+    async with capture_live(start_live, fake) as live:
+        await send(live, SYNC, {"repository": WIDGETS})
+        assert (await counts(live, "acme", "widgets"))["reviews"] == 0
+        response = await track(live, "Acme", "Widgets", USER)
+        assert response.status_code == 202 and response.json()["status"] == "known"
+        found = await counts(live, "acme", "widgets")
+        assert (found["pull_requests"], found["reviews"], found["comments"]) == (30, 30, 30)
+        # tracked again: nothing more to do
+        await track(live, "acme", "widgets", USER)
+        assert len(live.executor.runs("capture-repository-sync-enhanced")) == 1
