@@ -75,8 +75,10 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         first = day - dt.timedelta(days=data.days - 1)
 
         async def compute() -> dict[str, Any] | None:
-            if data.days > 1:  # the days before, then the day itself (returned)
-                await repo().compute_range(data.workspace_id, until=first, days=data.days - 1)
+            if data.days > 1:
+                # the days before, and any the workspace's metrics are stale from (claimed)
+                before = day - dt.timedelta(days=1)
+                await repo().recompute(data.workspace_id, until=before, days=data.days - 1)
             metrics = await repo().compute_day(data.workspace_id, day)
             return None if metrics is None else metrics.model_dump(mode="json")
 

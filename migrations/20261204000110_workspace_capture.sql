@@ -290,4 +290,27 @@ begin
 end;
 $$;
 
+-- A repository that turns private (or public) changes what every workspace a user (not an
+-- admin) added it to may count: their metrics are stale from its first activity on (the nightly
+-- aggregation, or the next recomputation, claims the mark).
+create or replace function public.workspace_privacy_changed()
+returns trigger language plpgsql set search_path = public, pg_temp as $$
+declare
+    v_since date := public.workspace_repository_since(new.owner, new.name);
+begin
+    if v_since is not null then
+        update public.workspaces w
+           set metrics_dirty_since = least(coalesce(w.metrics_dirty_since, v_since), v_since)
+          from public.workspace_repositories m
+         where m.workspace_id = w.id and not m.added_by_admin
+           and lower(m.owner) = lower(new.owner) and lower(m.name) = lower(new.name);
+    end if;
+    return new;
+end;
+$$;
+create trigger repositories_privacy_changed
+    after update of is_private on public.repositories
+    for each row when (old.is_private is distinct from new.is_private)
+    execute function public.workspace_privacy_changed();
+
 select public.app_lock_down_functions();

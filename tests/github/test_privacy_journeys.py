@@ -120,3 +120,29 @@ async def test_an_admin_sees_a_private_repository_and_shares_it_through_a_worksp
         assert summary["prsOpened"] == 6 and summary["reviews"] == 6
         # another user still does not
         assert (await repository(live, "secret-org", "vault", OTHER_USER)).status_code == 404
+
+
+async def test_a_repository_that_turns_private_leaves_a_users_metrics_by_the_next_night(
+    start_live: LiveFactory,
+) -> None:
+    fake = FakeGithub()
+    _private(fake, "acme", "widgets", database_id=31)
+    fake.repositories[("acme", "widgets")]["isPrivate"] = False
+    async with capture_live(start_live, fake) as live:
+        mine = await _workspace(live, USER, "mine")
+        await live.api.post(f"/api/workspaces/{mine}/repositories/acme/widgets", headers=USER)
+        await live.executor.run_until_idle()
+        assert (await _metrics(live, mine, USER))["summary"]["prsOpened"] == 6
+        fake.repositories[("acme", "widgets")]["isPrivate"] = True
+        await live.executor.send(
+            {
+                "name": "classify/single-repository",
+                "data": {"repository": {"owner": "acme", "name": "widgets"}},
+            }
+        )
+        await live.executor.run_until_idle()
+        await live.executor.fire_cron("scheduled-workspace-aggregation")
+        await live.executor.run_until_idle()
+        summary = (await _metrics(live, mine, USER))["summary"]
+        assert (summary["prsOpened"], summary["reviews"], summary["comments"]) == (0, 0, 0)
+        assert (await repository(live, "acme", "widgets", USER)).status_code == 404
