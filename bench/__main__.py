@@ -16,6 +16,7 @@ BENCHMARKS = (
     "executor_e2e",
     "dashboard",
     "github_upsert",
+    "github_capture",
     "workspaces",
     "load",
     "step_calls",

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # --- GitHub capture ------------------------------------------------------------------
     github_token: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
+    # Caps on what one user creates (admins are not capped): workspaces per owner, and
+    # repositories per workspace.
+    workspaces_per_user_max: int = Field(25, ge=1)
+    workspace_repositories_max: int = Field(50, ge=1)
 
     @field_validator("github_api_url")
     @classmethod

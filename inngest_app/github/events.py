@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inngest_app.events import EventPayload
@@ -15,6 +17,10 @@ CLASSIFY_ONE = "classify/single-repository"
 DISCOVER = "discover/new-repository"
 WORKSPACE_PRIORITIES = "sync/workspace-priorities"
 CANCEL = "cancel/function"
+# One repository's discussions (the 6-hourly cron fans out one event per repository).
+DISCUSSIONS_SYNC = "capture/repository.discussions"
+# A fan-out that stopped at its slice hands over to a fresh run with these.
+DISCUSSIONS_FAN_OUT = "sync/discussions.fan-out"
 
 MAX_ENHANCED_PAGES = 50
 
@@ -64,17 +70,43 @@ class RepositorySyncRequested(EventPayload):
 
 
 class EnhancedSyncRequested(EventPayload):
-    """Data of `capture/repository.sync-enhanced`: `pages` of pull requests, nested activity."""
+    """Data of `capture/repository.sync-enhanced`: pull requests with nested activity."""
 
     repository: RepositoryRef
-    pages: int = Field(1, ge=1, le=MAX_ENHANCED_PAGES)
+    # pages of 50 one run reads at most (a longer pass continues in a fresh run); by default
+    # twice the plain sync's pages of 100 for the repository's size class
+    pages: int | None = Field(None, ge=1, le=MAX_ENHANCED_PAGES)
     reason: SyncReason = "manual"
+
+
+class ClassifyAllRequested(EventPayload):
+    """Data of `classify/repository.size`: nothing, or a continuation's place in the list."""
+
+    after: int | None = Field(None, ge=0)
+    started: str | None = Field(None, max_length=40)
+
+
+class DiscussionsFanOut(EventPayload):
+    """Data of `sync/discussions.fan-out`: where the cron's fan-out goes on, and its tick."""
+
+    after: int = Field(0, ge=0)
+    tick: str = Field(..., min_length=1, max_length=40)
 
 
 class RepositoryRequested(EventPayload):
     """Data of `classify/single-repository` and `discover/new-repository`."""
 
     repository: RepositoryRef
+
+
+def repository_data(owner: str, name: str, github_id: int | None = None) -> dict[str, Any]:
+    """The `repository` of an event this service sends: owner and name lower-cased, so that
+    `Acme/Widgets` and `acme/widgets` share concurrency keys and cancellations (GitHub's
+    names are case-insensitive)."""
+    data: dict[str, Any] = {"owner": owner.lower(), "name": name.lower()}
+    if github_id is not None:
+        data["github_id"] = str(github_id)
+    return data
 
 
 # The seed's cancelOn: a user's cancel of the same repository's run.

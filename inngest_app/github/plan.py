@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from inngest_app.github.client import RateLimit
-from inngest_app.repos.github import Repository
+from inngest_app.repos.github import SYNC_KINDS, Repository, SyncState
 
-SyncReason = Literal["manual", "scheduled", "automatic"]
+# "continuation": a run that picks up a pass where the previous run stopped (never skipped).
+SyncReason = Literal["manual", "scheduled", "automatic", "continuation"]
 
 # A repository synced more recently than this is skipped, by what asked for the sync.
 SKIP_WINDOW: dict[str, dt.timedelta] = {
+    "continuation": dt.timedelta(0),
     "manual": dt.timedelta(minutes=5),
     "automatic": dt.timedelta(hours=1),
     "scheduled": dt.timedelta(hours=24),
@@ -44,13 +46,17 @@ def valid_name(name: str) -> bool:
     return bool(_NAME.match(name)) and name not in {".", ".."}
 
 
-def skip_reason(
-    repository: Repository | None, reason: SyncReason, *, now: dt.datetime
-) -> str | None:
-    """Why a sync asked for `reason` need not run (synced recently enough), or None."""
-    if repository is None or repository.last_synced_at is None:
+def skip_reason(state: SyncState | None, reason: SyncReason, *, now: dt.datetime) -> str | None:
+    """Why a sync of one kind asked for `reason` need not run, or None.
+
+    A continuation runs while its pass is in progress; any other sync runs when its kind never
+    ran, when a pass of its kind is in progress (it goes on with it), or when the kind's last
+    run is older than the reason's window."""
+    if reason == "continuation":
+        return None if state is not None and state.in_progress else "no pass to continue"
+    if state is None or state.last_run_at is None or state.in_progress:
         return None
-    age = now - repository.last_synced_at
+    age = now - state.last_run_at
     window = SKIP_WINDOW[reason]
     if age < window:
         return f"synced {int(age.total_seconds())}s ago (a {reason} sync skips within {window})"
@@ -86,16 +92,44 @@ class PlannedSync:
 
 def plan_syncs(repositories: Sequence[Repository], *, now: dt.datetime) -> list[PlannedSync]:
     """Syncs due now: priority repositories first (hourly), then the others (daily), each
-    group least recently synced first; missing repositories never."""
+    group least recently synced first (by the reviews-and-comments sync, the one metrics need);
+    missing repositories never."""
     due: list[tuple[int, float, PlannedSync]] = []
     for repo in repositories:
         if repo.status != "active":
             continue
         interval = PRIORITY_INTERVAL if repo.is_priority else REGULAR_INTERVAL
-        last = repo.last_synced_at
+        state = repo.state("activity")
+        last = state.last_run_at if state is not None else None
         if last is not None and now - last < interval:
             continue
         reason: SyncReason = "automatic" if repo.is_priority else "scheduled"
         planned = PlannedSync(repo.owner, repo.name, repo.github_id, reason, repo.is_priority)
         due.append((0 if repo.is_priority else 1, last.timestamp() if last else 0.0, planned))
     return [p for _, _, p in sorted(due, key=lambda d: (d[0], d[1]))]
+
+
+def capture_view(repository: Repository) -> dict[str, object]:
+    """Where a repository's capture stands, for the API: `captured` once every kind of sync
+    (pull requests; reviews and comments) has completed a pass and none is in progress,
+    `missing` when GitHub does not know it, `capturing` otherwise; and each kind's state."""
+    kinds = []
+    for kind in SYNC_KINDS:
+        state = repository.state(kind) or SyncState(kind=kind)
+        kinds.append(
+            {
+                "kind": kind,
+                "caught_up": state.caught_up,
+                "in_progress": state.in_progress,
+                "watermark": state.watermark.isoformat() if state.watermark else None,
+                "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
+                "completed_at": state.completed_at.isoformat() if state.completed_at else None,
+            }
+        )
+    if repository.status == "missing":
+        overall = "missing"
+    elif all(k["caught_up"] for k in kinds):
+        overall = "captured"
+    else:
+        overall = "capturing"
+    return {"state": overall, "kinds": kinds}

@@ -8,40 +8,54 @@ are, so a repeated capture changes nothing (the counts returned are rows actuall
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from inngest_app.repos.github_rows import (
+    SYNC_KINDS,
+    CommentRow,
+    ContributorRow,
+    DiscussionRow,
+    DiscussionWrite,
+    ETag,
+    PageWrite,
+    PullRequestRow,
+    RepositoryMeta,
+    ReviewRow,
+    SizeClass,
+    SizeUpdate,
+    SyncKind,
+    SyncState,
+)
 from inngest_app.store import Transport
 
-SizeClass = Literal["small", "medium", "large"]
+__all__ = [
+    "SYNC_KINDS",
+    "CommentRow",
+    "ContributorRow",
+    "DiscussionRow",
+    "DiscussionWrite",
+    "ETag",
+    "GithubRepo",
+    "PageWrite",
+    "PullRequestRow",
+    "Repository",
+    "RepositoryMeta",
+    "ReviewRow",
+    "SizeUpdate",
+    "SyncKind",
+    "SyncState",
+]
+
 RepositoryStatus = Literal["active", "missing"]
 
 
 class _Row(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class RepositoryMeta(_Row):
-    """What GitHub says about a repository (fields left None are kept as stored)."""
-
-    github_id: int
-    owner: str
-    name: str
-    node_id: str | None = None
-    stars: int | None = None
-    forks: int | None = None
-    is_private: bool | None = None
-    default_branch: str | None = None
-    has_discussions: bool | None = None
-    pr_count: int | None = None
-    size_class: SizeClass | None = None
-
-    def to_sql(self) -> dict[str, Any]:
-        """The jsonb argument: unknown fields are left out (kept as stored)."""
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 class Repository(_Row):
@@ -64,13 +78,30 @@ class Repository(_Row):
     last_synced_at: dt.datetime | None = None
     sync_watermark: dt.datetime | None = None
     last_sync_reason: str | None = None
+    missing_checks: int = 0
+    recheck_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+    sync_state: list[SyncState] = []
+
+    def state(self, kind: SyncKind) -> SyncState | None:
+        """The state of one kind of sync, None before its first run."""
+        return next((s for s in self.sync_state if s.kind == kind), None)
 
     @property
     def full_name(self) -> str:
         """`owner/name`."""
         return f"{self.owner}/{self.name}"
+
+
+class RepositoryKey(_Row):
+    """A repository's id and name: what a fan-out needs."""
+
+    id: int
+    owner: str
+    name: str
 
 
 class RepositoryCounts(_Row):
@@ -88,112 +119,6 @@ class RepositoryStatusRow(Repository):
     """A repository with its capture counts."""
 
     counts: RepositoryCounts
-
-
-class ContributorRow(_Row):
-    """A GitHub account that authored something."""
-
-    github_id: int
-    login: str
-    avatar_url: str | None = None
-    type: str = "User"
-
-
-class PullRequestRow(_Row):
-    """A pull request as captured (REST or GraphQL)."""
-
-    github_id: int
-    number: int
-    title: str
-    state: Literal["open", "closed", "merged"]
-    draft: bool
-    merged: bool
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    node_id: str | None = None
-    merged_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
-    author_id: int | None = None
-    additions: int | None = None
-    deletions: int | None = None
-    changed_files: int | None = None
-    commits: int | None = None
-    base_ref: str | None = None
-    head_ref: str | None = None
-    url: str | None = None
-
-
-class ReviewRow(_Row):
-    """A pull-request review."""
-
-    github_id: int
-    pull_request_id: int
-    state: str
-    author_id: int | None = None
-    submitted_at: dt.datetime | None = None
-    url: str | None = None
-
-
-class CommentRow(_Row):
-    """An issue comment (`kind="issue"`) or a review comment on the diff (`kind="review"`)."""
-
-    kind: Literal["issue", "review"]
-    github_id: int
-    pull_request_id: int
-    created_at: dt.datetime
-    review_id: int | None = None
-    author_id: int | None = None
-    path: str | None = None
-    updated_at: dt.datetime | None = None
-    url: str | None = None
-
-
-class DiscussionRow(_Row):
-    """A repository discussion."""
-
-    github_id: int
-    number: int
-    title: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    author_id: int | None = None
-    category: str | None = None
-    answered: bool = False
-    closed: bool = False
-    comment_count: int = 0
-    upvotes: int = 0
-    url: str | None = None
-
-
-class PageWrite(_Row):
-    """Rows written by one page store (unchanged rows are not counted)."""
-
-    contributors: int
-    pull_requests: int
-    reviews: int
-    comments: int
-
-
-class DiscussionWrite(_Row):
-    """Rows written by one discussions store."""
-
-    contributors: int
-    discussions: int
-
-
-class ETag(_Row):
-    """A stored REST validator and the page's `Link: next`."""
-
-    etag: str
-    next_url: str | None = None
-
-
-class SizeUpdate(_Row):
-    """A repository's pull-request count and the class it sets."""
-
-    id: int
-    pr_count: int
-    size_class: SizeClass
 
 
 def _rows(rows: Sequence[BaseModel]) -> list[dict[str, Any]]:
@@ -233,10 +158,42 @@ class GithubRepo:
         )
         return [Repository.model_validate(r) for r in rows or []]
 
-    async def mark_missing(self, *, owner: str, name: str) -> Repository | None:
-        """Mark a repository GitHub does not know (any more) as `missing`."""
-        row = await self._transport.call("github_mark_missing", {"p_owner": owner, "p_name": name})
+    async def page(
+        self, *, after: int, limit: int, discussions_only: bool = False
+    ) -> builtins.list[RepositoryKey]:
+        """Active repositories after id `after`, in id order (a fan-out's slice)."""
+        rows = await self._transport.call(
+            "github_repositories_page",
+            {"p_after": after, "p_limit": limit, "p_discussions_only": discussions_only},
+        )
+        return [RepositoryKey.model_validate(r) for r in rows or []]
+
+    async def mark_missing(self, *, owner: str, name: str, at: dt.datetime) -> Repository | None:
+        """Mark a repository GitHub does not know (any more) as `missing`, to be checked again
+        after a back-off that doubles with each consecutive miss (1 h ... 7 days after `at`)."""
+        row = await self._transport.call(
+            "github_mark_missing", {"p_owner": owner, "p_name": name, "p_at": at}
+        )
         return None if row is None else Repository.model_validate(row)
+
+    async def recheck_due(self, *, at: dt.datetime, limit: int) -> builtins.list[Repository]:
+        """Missing repositories whose re-check is due at `at`."""
+        rows = await self._transport.call("github_recheck_due", {"p_at": at, "p_limit": limit})
+        return [Repository.model_validate(r) for r in rows or []]
+
+    async def record_error(self, *, repository_id: int, error: str) -> None:
+        """Record one repository's failure (a fan-out goes on with the others)."""
+        await self._transport.call(
+            "github_record_error", {"p_repository_id": repository_id, "p_error": error}
+        )
+
+    async def visible_to(self, *, owner: str, name: str, user_id: str) -> bool:
+        """Whether an admin shared this (private) repository with `user_id` via a workspace."""
+        return bool(
+            await self._transport.call(
+                "github_visible_to", {"p_owner": owner, "p_name": name, "p_user_id": user_id}
+            )
+        )
 
     async def set_sizes(self, sizes: Sequence[SizeUpdate]) -> int:
         """Store pull-request counts and size classes; the number of rows changed."""
@@ -250,13 +207,33 @@ class GithubRepo:
         )
         return int(changed or 0)
 
-    async def finish_sync(
-        self, *, repository_id: int, watermark: dt.datetime | None, reason: str
-    ) -> Repository:
-        """Record a completed sync; the watermark never moves back."""
+    async def advance_sync(
+        self,
+        *,
+        repository_id: int,
+        kind: SyncKind,
+        high: dt.datetime | None,
+        cursor: str | None,
+        complete: bool,
+    ) -> SyncState:
+        """Record a page of a pass: where it stopped, or (complete) the new watermark."""
         row = await self._transport.call(
-            "github_finish_sync",
-            {"p_repository_id": repository_id, "p_watermark": watermark, "p_reason": reason},
+            "github_sync_advance",
+            {
+                "p_repository_id": repository_id,
+                "p_kind": kind,
+                "p_high": high,
+                "p_cursor": cursor,
+                "p_complete": complete,
+            },
+        )
+        return SyncState.model_validate(row)
+
+    async def finish_run(self, *, repository_id: int, kind: SyncKind, reason: str) -> Repository:
+        """Record that a sync run ended (the skip windows count from it)."""
+        row = await self._transport.call(
+            "github_finish_run",
+            {"p_repository_id": repository_id, "p_kind": kind, "p_reason": reason},
         )
         return Repository.model_validate(row)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,7 @@ class Member(_Row):
     name: str
     is_priority: bool
     added_at: dt.datetime
+    added_by_admin: bool = False
     repository_id: int | None = None
     captured: bool = False
     status: str | None = None
@@ -58,6 +59,7 @@ class MembershipChange(_Row):
     is_priority: bool = False
     repository_id: int | None = None
     captured: bool = False
+    limit_reached: bool = False
 
 
 class RepositoryState(_Row):
@@ -97,9 +99,16 @@ class WorkspacesRepo:
         self._t = transport
 
     async def create(
-        self, *, owner_id: str, name: str, slug: str, retention_days: int | None
-    ) -> Workspace | None:
-        """The new workspace, or None when the owner already has one with this slug."""
+        self,
+        *,
+        owner_id: str,
+        name: str,
+        slug: str,
+        retention_days: int | None,
+        max_per_owner: int = 1_000_000,
+    ) -> Workspace | Literal["slug_taken", "limit_reached"]:
+        """The new workspace; "slug_taken" when the owner has one with this slug already,
+        "limit_reached" when they have `max_per_owner` workspaces."""
         result = await self._t.call(
             "workspace_create",
             {
@@ -107,9 +116,12 @@ class WorkspacesRepo:
                 "p_name": name,
                 "p_slug": slug,
                 "p_retention_days": retention_days,
+                "p_max_per_owner": max_per_owner,
             },
         )
-        return Workspace.model_validate(result["workspace"]) if result["created"] else None
+        if result["created"]:
+            return Workspace.model_validate(result["workspace"])
+        return "limit_reached" if result.get("limit_reached") else "slug_taken"
 
     async def get(self, workspace_id: uuid.UUID) -> Workspace | None:
         """The workspace with its members, or None."""
@@ -117,9 +129,18 @@ class WorkspacesRepo:
         return None if result is None else Workspace.model_validate(result)
 
     async def add_repository(
-        self, workspace_id: uuid.UUID, *, owner: str, name: str, is_priority: bool
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        owner: str,
+        name: str,
+        is_priority: bool,
+        by_admin: bool = False,
+        max_repositories: int = 1_000_000,
     ) -> MembershipChange:
-        """Add a member (or re-mark its priority); `changed` is False if nothing changed."""
+        """Add a member (or re-mark its priority); `changed` is False if nothing changed,
+        `limit_reached` if a new member would exceed `max_repositories`. An admin's addition
+        shares a private repository with the workspace."""
         result = await self._t.call(
             "workspace_add_repository",
             {
@@ -127,6 +148,8 @@ class WorkspacesRepo:
                 "p_owner": owner,
                 "p_name": name,
                 "p_is_priority": is_priority,
+                "p_by_admin": by_admin,
+                "p_max_repositories": max_repositories,
             },
         )
         return MembershipChange.model_validate(result)
@@ -165,6 +188,19 @@ class WorkspacesRepo:
             {"p_workspace_id": workspace_id, "p_until": until, "p_days": days},
         )
         return int(result)
+
+    async def recompute(
+        self, workspace_id: uuid.UUID, *, until: dt.date, days: int
+    ) -> tuple[int, dt.date | None]:
+        """Recompute the `days` days ending at `until`, extended back to the day the
+        workspace's metrics are stale from (claimed in the same transaction); the days
+        computed and the first of them."""
+        result = await self._t.call(
+            "workspace_recompute",
+            {"p_workspace_id": workspace_id, "p_until": until, "p_days": days},
+        )
+        first = result.get("from")
+        return int(result["days"]), dt.date.fromisoformat(first) if first else None
 
     async def ids_page(self, *, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
         """Workspace ids after `after` in id order (keyset pages for the nightly fan-out)."""

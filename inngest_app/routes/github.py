@@ -1,8 +1,11 @@
 """The repositories API: track a repository, read its capture status, ask for a sync.
 
-Callers authenticate as in the monitoring API (Supabase JWT or the admin key); tracked
-repositories are shared, so any authenticated caller may track and read them. Owner and name are
-checked against GitHub's rules before anything else (they end up in GitHub URLs).
+Callers authenticate as in the monitoring API (Supabase JWT or the admin key); tracked public
+repositories are shared, so any authenticated caller may track and read them. A repository
+GitHub reports private is visible only to admins and to the owners of a workspace an admin added
+it to: anyone else gets exactly what an unknown repository gets. Owner and name are checked
+against GitHub's rules before anything else (they end up in GitHub URLs), and compared
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ from starlette.routing import BaseRoute, Route
 
 from inngest_app.auth import Caller
 from inngest_app.events import describe_validation_error
-from inngest_app.github.events import DISCOVER, REPOSITORY_SYNC, RepositoryRef
-from inngest_app.github.plan import valid_name, valid_owner
+from inngest_app.github.events import (
+    DISCOVER,
+    REPOSITORY_SYNC_ENHANCED,
+    RepositoryRef,
+    repository_data,
+)
+from inngest_app.github.plan import capture_view, valid_name, valid_owner
 from inngest_app.repos.github import GithubRepo, Repository
 from inngest_app.routes.api import with_caller
 from inngest_app.serve import error_response
@@ -30,12 +38,12 @@ from inngest_app.services import Services
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Request, GithubRepo], Awaitable[Response]]
+Handler = Callable[[Request, GithubRepo, Caller], Awaitable[Response]]
 
 
 def present(repository: Repository) -> dict[str, Any]:
     """The public view of a repository row (counts added when the row has them)."""
-    view = repository.model_dump(mode="json")
+    view = repository.model_dump(mode="json", exclude={"sync_state"})
     view["full_name"] = repository.full_name
     return view
 
@@ -44,8 +52,8 @@ def routes(services: Services) -> list[BaseRoute]:
     """The repositories API routes."""
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def with_repo(request: Request, _caller: Caller) -> Response:
-            return await handler(request, GithubRepo(services.transport))
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, GithubRepo(services.transport), caller)
 
         return with_caller(services, with_repo)
 
@@ -55,6 +63,15 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(400, "invalid_repository", "not a GitHub owner/name")
         return RepositoryRef(owner=owner, name=name)
 
+    async def visible(repo: GithubRepo, found: Repository | None, caller: Caller) -> bool:
+        if found is None:
+            return False
+        if not found.is_private or caller.is_admin:
+            return True
+        if caller.user_id is None:
+            return False
+        return await repo.visible_to(owner=found.owner, name=found.name, user_id=caller.user_id)
+
     async def send(name: str, data: dict[str, Any]) -> str | None:
         try:
             [event_id] = await services.inngest.send(inngest.Event(name=name, data=data))
@@ -63,7 +80,7 @@ def routes(services: Services) -> list[BaseRoute]:
             return None
         return event_id
 
-    async def track(request: Request, repo: GithubRepo) -> Response:
+    async def track(request: Request, repo: GithubRepo, caller: Caller) -> Response:
         try:
             body = json.loads(await request.body())
         except ValueError:
@@ -77,7 +94,9 @@ def routes(services: Services) -> list[BaseRoute]:
         except ValidationError as exc:
             return error_response(400, "invalid_repository", describe_validation_error(exc))
         known = await repo.find(owner=ref.owner, name=ref.name)
-        event_id = await send(DISCOVER, {"repository": {"owner": ref.owner, "name": ref.name}})
+        if not await visible(repo, known, caller):
+            known = None  # a private repository reads as unknown (discovery finds it known)
+        event_id = await send(DISCOVER, {"repository": repository_data(ref.owner, ref.name)})
         if event_id is None:
             return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
         return JSONResponse(
@@ -91,12 +110,12 @@ def routes(services: Services) -> list[BaseRoute]:
             status_code=202,
         )
 
-    async def status(request: Request, repo: GithubRepo) -> Response:
+    async def status(request: Request, repo: GithubRepo, caller: Caller) -> Response:
         ref = path_ref(request)
         if isinstance(ref, Response):
             return ref
         found = await repo.status(owner=ref.owner, name=ref.name)
-        if found is None:
+        if found is None or not await visible(repo, found, caller):
             return error_response(404, "not_found", f"{ref.full_name} is not tracked")
         view = present(found)
         view["sync"] = {
@@ -104,29 +123,30 @@ def routes(services: Services) -> list[BaseRoute]:
             "last_synced_at": view["last_synced_at"],
             "watermark": view["sync_watermark"],
             "last_reason": found.last_sync_reason,
+            "last_error": found.last_error,
+            "recheck_at": view["recheck_at"],
         }
+        view["capture"] = capture_view(found)
+        view.pop("sync_state", None)
         return JSONResponse(view)
 
-    async def sync(request: Request, repo: GithubRepo) -> Response:
+    async def sync(request: Request, repo: GithubRepo, caller: Caller) -> Response:
         ref = path_ref(request)
         if isinstance(ref, Response):
             return ref
         found = await repo.find(owner=ref.owner, name=ref.name)
-        if found is None:
+        if found is None or not await visible(repo, found, caller):
             return error_response(404, "not_found", f"{ref.full_name} is not tracked")
         if found.status == "missing":
             return error_response(
                 409, "repository_missing", f"{ref.full_name} is missing on GitHub"
             )
         data = {
-            "repository": {
-                "owner": found.owner,
-                "name": found.name,
-                "github_id": str(found.github_id),
-            },
+            "repository": repository_data(found.owner, found.name, found.github_id),
             "reason": "manual",
         }
-        event_id = await send(REPOSITORY_SYNC, data)
+        # the enhanced sync: pull requests with their reviews and comments (what metrics read)
+        event_id = await send(REPOSITORY_SYNC_ENHANCED, data)
         if event_id is None:
             return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
         return JSONResponse(

@@ -3,6 +3,10 @@
 Owners only: a workspace of anyone else is a 404 (ids leak nothing); admins see every one. A
 membership change is written first and then announced with `workspace/repository-change`; if
 the event cannot be sent the change is undone and the answer is 503, so a retry repeats both.
+Users are capped (settings `workspaces_per_user_max`, `workspace_repositories_max`); only admins
+mark a repository priority (hourly syncs spend the shared GitHub budget), and only an admin's
+addition shares a private repository with a workspace. Metrics windows end at the last computed
+day, yesterday (UTC): today is not computed until it is over.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,6 +35,7 @@ from inngest_app.workspaces.metrics import summarize
 
 logger = logging.getLogger(__name__)
 MAX_METRICS_DAYS = 366
+UNCAPPED = 1_000_000  # admins are not capped
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -40,6 +45,14 @@ class NewWorkspace(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(..., min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
     slug: str | None = Field(None, pattern=r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
     owner_id: str | None = Field(None, alias="ownerId", min_length=1, max_length=200)
     data_retention_days: int | None = Field(None, alias="dataRetentionDays", ge=1, le=3650)
@@ -120,13 +133,17 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(403, "forbidden", "you may only create your own workspaces")
         owner_id = new.owner_id or caller.user_id
         assert owner_id is not None  # noqa: S101 (a user caller always has an id)
+        cap = services.settings.workspaces_per_user_max
         workspace = await repo().create(
             owner_id=owner_id,
             name=new.name,
             slug=new.slug or slugify(new.name),
             retention_days=new.data_retention_days,
+            max_per_owner=UNCAPPED if caller.is_admin else cap,
         )
-        if workspace is None:
+        if workspace == "limit_reached":
+            return error_response(409, "workspace_limit", f"you may own at most {cap} workspaces")
+        if workspace == "slug_taken":
             return error_response(409, "slug_taken", "you already have a workspace with this slug")
         return JSONResponse(present(workspace), status_code=201)
 
@@ -159,9 +176,27 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(400, "invalid_body", describe_validation_error(exc))
         owner, name = named
         before = workspace.member(owner, name)
-        change = await repo().add_repository(
-            workspace.id, owner=owner, name=name, is_priority=options.is_priority
+        if options.is_priority and not caller.is_admin:
+            return error_response(
+                403, "forbidden", "isPriority: only admins mark a repository priority"
+            )
+        # a user's re-addition keeps what an admin set
+        is_priority = (
+            options.is_priority if caller.is_admin else bool(before and before.is_priority)
         )
+        cap = services.settings.workspace_repositories_max
+        change = await repo().add_repository(
+            workspace.id,
+            owner=owner,
+            name=name,
+            is_priority=is_priority,
+            by_admin=caller.is_admin,
+            max_repositories=UNCAPPED if caller.is_admin else cap,
+        )
+        if change.limit_reached:
+            return error_response(
+                409, "repository_limit", f"a workspace holds at most {cap} repositories"
+            )
         try:
             await announce(workspace, change, "added")
         except Exception as exc:  # undo, so the caller's retry repeats write and event
@@ -170,7 +205,11 @@ def routes(services: Services) -> list[BaseRoute]:
                 await repo().remove_repository(workspace.id, owner=owner, name=name)
             else:
                 await repo().add_repository(
-                    workspace.id, owner=owner, name=name, is_priority=before.is_priority
+                    workspace.id,
+                    owner=owner,
+                    name=name,
+                    is_priority=before.is_priority,
+                    by_admin=before.added_by_admin,
                 )
             return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
         status = 201 if change.added else 200
@@ -203,7 +242,11 @@ def routes(services: Services) -> list[BaseRoute]:
         except Exception as exc:
             logger.error("could not send %s: %s", REPOSITORY_CHANGE, exc)
             await repo().add_repository(
-                workspace.id, owner=before.owner, name=before.name, is_priority=before.is_priority
+                workspace.id,
+                owner=before.owner,
+                name=before.name,
+                is_priority=before.is_priority,
+                by_admin=before.added_by_admin,
             )
             return error_response(503, "dispatch_failed", "could not reach Inngest; try again")
         return JSONResponse({"workspaceId": str(workspace.id), "removed": True})
@@ -222,16 +265,17 @@ def routes(services: Services) -> list[BaseRoute]:
                 400, "invalid_parameter", f"days: a whole number from 1 to {MAX_METRICS_DAYS}"
             )
         days = int(raw)
-        today = dt.datetime.now(dt.UTC).date()
-        rows = await repo().series(workspace.id, until=today, days=2 * days)
-        cutoff = today - dt.timedelta(days=days)
+        # the window ends at the last computed day: yesterday (today is computed after it ends)
+        last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        rows = await repo().series(workspace.id, until=last, days=2 * days)
+        cutoff = last - dt.timedelta(days=days)
         current = [row for row in rows if row.date > cutoff]
         previous = [row for row in rows if row.date <= cutoff]
         return JSONResponse(
             {
                 "workspaceId": str(workspace.id),
                 "from": (cutoff + dt.timedelta(days=1)).isoformat(),
-                "until": today.isoformat(),
+                "until": last.isoformat(),
                 "summary": summarize(current, previous, days=days),
                 "series": [row.model_dump(mode="json") for row in current],
             }

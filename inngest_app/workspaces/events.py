@@ -15,6 +15,8 @@ AGGREGATE = "aggregate/workspace-metrics"
 REPOSITORY_CHANGE = "workspace/repository-change"
 RECOMPUTE = "workspace/metrics.recompute"
 CLEANUP = "cleanup/workspace-metrics"
+# The nightly fan-out's continuation: a fresh run goes on where a run's slice ended.
+FAN_OUT = "aggregate/workspace-metrics.fan-out"
 
 RECOMPUTE_DAYS = 30  # a membership change recomputes this many days
 
@@ -24,6 +26,16 @@ class AggregateRequested(EventPayload):
 
     workspace_id: uuid.UUID = Field(..., alias="workspaceId")
     date: dt.date | None = None
+    # the days ending at `date` to compute: the nightly run recomputes a trailing window, so
+    # activity captured late (after its day was aggregated) is counted
+    days: int = Field(1, ge=1, le=31)
+
+
+class FanOutRequested(EventPayload):
+    """Data of `aggregate/workspace-metrics.fan-out`: the day, and where the list goes on."""
+
+    date: dt.date
+    after: uuid.UUID
 
 
 class RepositoryChanged(EventPayload):
@@ -44,4 +56,8 @@ class RecomputeRequested(EventPayload):
 
 
 class CleanupRequested(EventPayload):
-    """Data of `cleanup/workspace-metrics` (nothing is required)."""
+    """Data of `cleanup/workspace-metrics` (nothing is required; a continuation names its day
+    and round)."""
+
+    today: dt.date | None = None
+    round: int = Field(0, ge=0, le=10_000)

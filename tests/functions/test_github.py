@@ -96,6 +96,11 @@ async def age_last_sync(live: Live, hours: float) -> None:
         "update repositories set last_synced_at = now() - make_interval(secs => $1)",
         hours * 3600,
     )
+    # the skip windows count per kind of sync
+    await live.pool.execute(
+        "update github_sync_state set last_run_at = now() - make_interval(secs => $1)",
+        hours * 3600,
+    )
 
 
 # --- capture/repository.sync-graphql -----------------------------------------------------------
@@ -351,6 +356,11 @@ async def test_sync_enhanced_nests_activity_one_request_per_page(start_live: Liv
         run = await run_event(live, "capture/repository.sync-enhanced", data)
         assert run.status == "completed", run.error
         assert len(fake.queries) == 2 and run.output["pages"] == 2
+        assert run.output["complete"] is False  # stopped at its budget: a continuation follows
+        await live.executor.run_until_idle()
+        [_, continuation] = live.executor.runs("capture-repository-sync-enhanced")
+        assert continuation.event["data"]["reason"] == "continuation"
+        assert continuation.output["complete"] is True and len(fake.queries) == 3
         counts = await rows(
             live,
             "select (select count(*) from pull_requests) prs, (select count(*) from reviews) rv,"
@@ -358,7 +368,7 @@ async def test_sync_enhanced_nests_activity_one_request_per_page(start_live: Liv
             " (select count(*) from comments where kind = 'issue') ic,"
             " (select count(*) from comments where author_id is null) ghosts",
         )
-        assert counts == [{"prs": 100, "rv": 300, "rc": 300, "ic": 200, "ghosts": 100}]
+        assert counts == [{"prs": 120, "rv": 360, "rc": 360, "ic": 240, "ghosts": 120}]
         again = await run_event(
             live, "capture/repository.sync-enhanced", {**data, "reason": "automatic"}
         )
@@ -475,7 +485,8 @@ async def test_discover_creates_classifies_and_sends_the_initial_sync(
         assert run.status == "completed", run.error
         assert run.output["status"] == "created" and run.output["size_class"] == "small"
         await live.executor.run_until_idle()
-        [sync] = live.executor.runs("capture-repository-sync-graphql")
+        # the enhanced sync: pull requests with their reviews and comments
+        [sync] = live.executor.runs("capture-repository-sync-enhanced")
         assert sync.status == "completed", sync.error
         assert sync.event["data"] == {
             "repository": {"owner": "monalisa", "name": "hello", "github_id": "123456"},
@@ -485,7 +496,7 @@ async def test_discover_creates_classifies_and_sends_the_initial_sync(
         known = await run_event(live, "discover/new-repository", data)
         assert known.output["status"] == "known"
         await live.executor.run_until_idle()
-        assert len(live.executor.runs("capture-repository-sync-graphql")) == 1
+        assert len(live.executor.runs("capture-repository-sync-enhanced")) == 1
 
 
 async def test_classify_all_and_single(start_live: LiveFactory) -> None:
@@ -522,7 +533,12 @@ async def test_classify_all_and_single(start_live: LiveFactory) -> None:
         single = await run_event(
             live, "classify/single-repository", {"repository": {"owner": "acme", "name": "tiny"}}
         )
-        assert single.output == {"repository": "acme/tiny", "pr_count": 103, "size_class": "medium"}
+        assert single.output == {
+            "repository": "acme/tiny",
+            "pr_count": 103,
+            "size_class": "medium",
+            "status": "active",
+        }
 
 
 async def test_workspace_priorities_sends_priority_first(start_live: LiveFactory) -> None:
@@ -538,10 +554,18 @@ async def test_workspace_priorities_sends_priority_first(start_live: LiveFactory
                 priority,
                 hours,
             )
+            # when the reviews-and-comments sync last ran: what the schedule reads
+            await live.pool.execute(
+                "insert into github_sync_state (repository_id, kind, last_run_at)"
+                " select id, 'activity', now() - make_interval(hours => $2::int)"
+                " from repositories where name = $1 and $2::int is not null",
+                name,
+                hours,
+            )
         run = await run_event(live, "sync/workspace-priorities", {})
         assert run.status == "completed", run.error
         assert run.output["order"] == ["acme/hotter", "acme/hot", "acme/old"]
-        sent = [e for e in live.executor.events if e["name"] == "capture/repository.sync"]
+        sent = [e for e in live.executor.events if e["name"] == "capture/repository.sync-enhanced"]
         assert [(e["data"]["repository"]["name"], e["data"]["reason"]) for e in sent] == [
             ("hotter", "automatic"),
             ("hot", "automatic"),
@@ -576,9 +600,17 @@ async def test_discussions_cron(start_live: LiveFactory) -> None:
             live, "classify/single-repository", {"repository": {"owner": "acme", "name": "widgets"}}
         )
         run = await live.executor.fire_cron("sync-discussions-cron")
-        done = await live.executor.wait_for(run.run_id, timeout=60)
+        await live.executor.run_until_idle()
+        done = live.executor.run(run.run_id)
         assert done.status == "completed", done.error
-        assert done.output == {"repositories": {"acme/widgets": "synced"}}
+        assert done.output["sent"] == 1  # one event per repository, each its own run
+        [capture] = live.executor.runs("capture-repository-discussions")
+        assert capture.output == {
+            "repository": "acme/widgets",
+            "status": "synced",
+            "discussions": 2,
+            "written": 2,
+        }
         found = await rows(
             live,
             "select number, answered, comment_count, author_id from discussions order by number",

@@ -101,7 +101,8 @@ async def test_nightly_fan_out_sends_one_step_per_500_workspaces(
         aggregated = live.executor.runs("aggregate-workspace-metrics")
         assert len(aggregated) == count
         assert all(run.status == "completed" for run in aggregated)
-        assert await live.pool.fetchval("select count(*) from workspace_metrics_daily") == count
+        # each workspace's yesterday and the 2 days before (late activity counts)
+        assert await live.pool.fetchval("select count(*) from workspace_metrics_daily") == 3 * count
         yesterday = dt.datetime.fromtimestamp(live.clock.now(), dt.UTC).date() - dt.timedelta(1)
         if count:
             assert aggregated[0].event["data"]["date"] == str(yesterday)

@@ -16,7 +16,7 @@ from inngest_app.github.plan import (
     valid_name,
     valid_owner,
 )
-from inngest_app.repos.github import Repository
+from inngest_app.repos.github import Repository, SyncState
 from tests.github import support
 
 NOW = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
@@ -34,6 +34,7 @@ def repository(
             "name": name,
             "is_priority": priority,
             "last_synced_at": last,
+            "sync_state": [] if last is None else [{"kind": "activity", "last_run_at": last}],
             "created_at": NOW,
             "updated_at": NOW,
             **kw,
@@ -58,13 +59,29 @@ def test_depth_follows_size() -> None:
     assert max_pages(None, 250) == 5
 
 
+def _state(synced_h: float | None, **kw: object) -> SyncState:
+    last = None if synced_h is None else NOW - dt.timedelta(hours=synced_h)
+    return SyncState.model_validate({"kind": "activity", "last_run_at": last, **kw})
+
+
 def test_skip_windows_by_reason() -> None:
-    fresh = repository("r", synced_h=0.5)
+    fresh = _state(0.5)
     assert skip_reason(fresh, "manual", now=NOW) is None  # 30 min > 5 min
+    assert skip_reason(_state(4 / 60), "manual", now=NOW) is not None  # 4 min < 5 min
     assert skip_reason(fresh, "automatic", now=NOW) is not None  # within 1 h
-    assert skip_reason(repository("r", synced_h=23), "scheduled", now=NOW) is not None
-    assert skip_reason(repository("r", synced_h=None), "scheduled", now=NOW) is None
+    assert skip_reason(_state(1.01), "automatic", now=NOW) is None
+    assert skip_reason(_state(23), "scheduled", now=NOW) is not None
+    assert skip_reason(_state(24.01), "scheduled", now=NOW) is None
+    assert skip_reason(_state(None), "scheduled", now=NOW) is None
     assert skip_reason(None, "manual", now=NOW) is None
+
+
+def test_a_pass_in_progress_is_never_skipped_and_only_it_is_continued() -> None:
+    behind = _state(0.01, pass_cursor="50", pass_high=NOW)
+    for reason in ("manual", "automatic", "scheduled", "continuation"):
+        assert skip_reason(behind, reason, now=NOW) is None  # type: ignore[arg-type]
+    assert skip_reason(_state(0.01), "continuation", now=NOW) == "no pass to continue"
+    assert skip_reason(None, "continuation", now=NOW) == "no pass to continue"
 
 
 def test_priority_first_then_least_recently_synced() -> None:

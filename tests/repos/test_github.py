@@ -17,6 +17,7 @@ from inngest_app.repos.github import (
     RepositoryMeta,
     ReviewRow,
     SizeUpdate,
+    SyncState,
 )
 from inngest_app.store import PostgresTransport, StoreError
 from inngest_app.store.postgres import create_pool
@@ -71,6 +72,7 @@ async def test_page_store_is_idempotent_and_newer_wins(repo: GithubRepo) -> None
         "pull_requests": 2,
         "reviews": 1,
         "comments": 2,
+        "workspaces": [],  # in no workspace: no recomputation is due
     }
     again = await repo.store_page(repository_id=created.id, **page)
     assert again.model_dump() == {
@@ -78,6 +80,7 @@ async def test_page_store_is_idempotent_and_newer_wins(repo: GithubRepo) -> None
         "pull_requests": 0,
         "reviews": 0,
         "comments": 0,
+        "workspaces": [],
     }
 
     # A newer copy replaces the row; an older one (a stale page) does not.
@@ -114,17 +117,46 @@ async def test_repository_lifecycle(repo: GithubRepo) -> None:
     sized = await repo.set_sizes([SizeUpdate(id=first.id, pr_count=250, size_class="medium")])
     assert sized == 1
     assert await repo.set_sizes([SizeUpdate(id=first.id, pr_count=250, size_class="medium")]) == 0
-    missing = await repo.mark_missing(owner="O", name="N")
+    missing = await repo.mark_missing(owner="O", name="N", at=T0)
     assert missing is not None and missing.status == "missing"
+    assert (missing.missing_checks, missing.recheck_at) == (1, T0 + dt.timedelta(hours=1))
+    again = await repo.mark_missing(owner="o", name="n", at=T0)  # back-off doubles
+    assert again is not None and again.recheck_at == T0 + dt.timedelta(hours=2)
+    for _ in range(10):
+        again = await repo.mark_missing(owner="o", name="n", at=T0)
+    assert again is not None and again.recheck_at == T0 + dt.timedelta(days=7)  # at most
+    assert [r.id for r in await repo.recheck_due(at=T0 + dt.timedelta(days=7), limit=10)] == [
+        first.id
+    ]
+    assert await repo.recheck_due(at=T0 + dt.timedelta(days=6), limit=10) == []
     assert [r.id for r in await repo.list()] == []
     back = await repo.upsert_repository(RepositoryMeta(github_id=1, owner="o", name="n", stars=5))
     assert (back.id, back.status, back.size_class, back.stars) == (first.id, "active", "medium", 5)
+    assert (back.missing_checks, back.recheck_at) == (0, None)
     assert await repo.set_priority([first.id], is_priority=True) == 1
     assert await repo.set_priority([first.id], is_priority=True) == 0
     assert (await repo.list())[0].is_priority
-    synced = await repo.finish_sync(repository_id=first.id, watermark=T0, reason="manual")
-    kept = await repo.finish_sync(repository_id=first.id, watermark=None, reason="scheduled")
-    assert synced.sync_watermark == kept.sync_watermark == T0
+
+    # a pass moves the watermark only when complete, never back, to the pass's newest time
+    async def advance(high: dt.datetime | None, cursor: str | None) -> SyncState:
+        return await repo.advance_sync(
+            repository_id=first.id,
+            kind="pull_requests",
+            high=high,
+            cursor=cursor,
+            complete=cursor is None,
+        )
+
+    started = await advance(T0, "100")
+    assert (started.watermark, started.pass_high, started.in_progress) == (None, T0, True)
+    going = await advance(T0 + dt.timedelta(hours=1), "200")
+    assert (going.pass_high, going.pass_cursor, going.pass_pages) == (T0, "200", 2)
+    done = await advance(None, None)
+    assert (done.watermark, done.caught_up) == (T0, True)
+    kept = await advance(T0 - dt.timedelta(days=1), None)
+    assert kept.watermark == T0
+    synced = await repo.finish_run(repository_id=first.id, kind="pull_requests", reason="manual")
+    assert synced.sync_watermark == T0 and synced.last_sync_reason == "manual"
     # The name moved to another repository: the old row is renamed aside, not lost.
     other = await repo.upsert_repository(RepositoryMeta(github_id=2, owner="o", name="n"))
     assert other.id != first.id

@@ -134,5 +134,6 @@ async def test_cleanup_keeps_exactly_each_workspaces_retention(
 
 async def test_a_duplicate_slug_of_one_owner_is_refused(repo: WorkspacesRepo) -> None:
     assert await repo.create(owner_id="u1", name="A", slug="team", retention_days=None)
-    assert await repo.create(owner_id="u1", name="B", slug="team", retention_days=None) is None
+    taken = await repo.create(owner_id="u1", name="B", slug="team", retention_days=None)
+    assert taken == "slug_taken"
     assert await repo.create(owner_id="u2", name="C", slug="team", retention_days=None)

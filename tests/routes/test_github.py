@@ -45,7 +45,9 @@ async def test_track_read_and_sync(start_live: LiveFactory) -> None:
         synced = await live.api.post("/api/repositories/monalisa/hello/sync", headers=ADMIN)
         assert synced.status_code == 202
         await live.executor.run_until_idle()
-        runs = live.executor.runs("capture-repository-sync-graphql")
+        # discovery captured it with the enhanced sync (reviews and comments too), and a user's
+        # sync asks for the same
+        runs = live.executor.runs("capture-repository-sync-enhanced")
         assert [r.event["data"]["reason"] for r in runs] == ["automatic", "manual"]
         # Synced seconds ago: a manual sync within 5 minutes is skipped, not re-run.
         assert runs[-1].output["status"] == "skipped"

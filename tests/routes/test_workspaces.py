@@ -105,10 +105,14 @@ async def test_membership_is_announced_and_removal_too(start_live: LiveFactory) 
     async with start_live(**_settings()) as live:
         created = await _create(live)
         member = f"/api/workspaces/{created['id']}/repositories/acme/app"
-        added = await live.api.post(member, json={"isPriority": True}, headers=token())
+        # priority spends the shared GitHub budget: only admins set it
+        refused = await live.api.post(member, json={"isPriority": True}, headers=token())
+        assert refused.status_code == 403 and "isPriority" in refused.json()["error"]
+        added = await live.api.post(member, json={"isPriority": True}, headers=ADMIN)
         assert added.status_code == 201 and added.json()["isPriority"] is True
-        same = await live.api.post(member, json={"isPriority": True}, headers=token())
+        same = await live.api.post(member, headers=token())  # a user's re-add keeps it
         assert same.status_code == 200 and same.json()["added"] is False
+        assert same.json()["isPriority"] is True
         removed = await live.api.delete(member, headers=token())
         assert removed.status_code == 200
         assert (await live.api.delete(member, headers=token())).status_code == 404
@@ -142,8 +146,9 @@ async def test_a_change_inngest_never_heard_of_is_undone(
 async def test_metrics_series_summary_and_bounds(start_live: LiveFactory) -> None:
     async with start_live(**_settings()) as live:
         created = await _create(live)
-        today = dt.datetime.now(dt.UTC).date()
-        for offset, total in [(0, 4), (1, 2), (2, 6), (3, 3), (5, 1)]:
+        # the window ends yesterday, the last computed day; today's row (99) is not read
+        today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        for offset, total in [(-1, 99), (0, 4), (1, 2), (2, 6), (3, 3), (5, 1)]:
             await live.pool.execute(
                 "insert into workspace_metrics_daily (workspace_id, date, total_prs,"
                 " prs_opened, prs_merged, prs_closed, open_at_end, active_contributors,"
