@@ -154,9 +154,12 @@ def _function_ids(
     return ids
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    """A JSON error body in the one shape every endpoint of this service uses."""
-    return JSONResponse({"error": message, "code": code}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, *, field: str | None = None
+) -> JSONResponse:
+    """A JSON error body in the one shape every endpoint of this service uses (`field`: the
+    input the error is about, when one is)."""
+    return JSONResponse({"error": message, "code": code, "field": field}, status_code=status)
 
 
 def _bad_signature(handler: comm_lib.CommHandler, body: bytes, headers: dict[str, str]) -> bool:
