@@ -184,6 +184,13 @@ def run_url_template(settings: Settings) -> str:
     return CLOUD_RUN_URL
 
 
+def run_url_label(settings: Settings) -> str:
+    """What the run link opens, for its text."""
+    if settings.monitoring_run_url:
+        return "the configured run page"
+    return "the executor's run viewer" if settings.inngest_dev else "Inngest Cloud"
+
+
 def run_url(settings: Settings, run_id: str) -> str:
     """The link to one run: `{runId}` in the template, URL-encoded."""
     return run_url_template(settings).replace("{runId}", urllib.parse.quote(run_id, safe=""))
@@ -225,4 +232,5 @@ async def get_run(
     )
     if found is not None:
         found["runUrl"] = run_url(settings, run_id)
+        found["runUrlLabel"] = run_url_label(settings)
     return found

@@ -183,7 +183,9 @@ async def test_totals_filter_sort_and_screenshots(
         only = await api(settings, ADMIN, startDate=start, functionId=FUNCTIONS[1])
         assert number(await page.inner_text("#t-runs")) == only["totalExecutions"] < 48
         options = await page.locator("#function option").all_inner_texts()
-        assert options[1:] == FUNCTIONS  # the other functions stay choosable
+        # the other functions stay choosable (and the registered ones, runs or not)
+        assert set(FUNCTIONS) | {"inngest-app-ping"} <= set(options[1:])
+        assert options[1:] == sorted(options[1:])
 
         # an admin's user filter, on top of the function filter
         await page.fill("#user", "bob")
@@ -277,3 +279,57 @@ async def test_the_page_and_its_assets_are_served_with_a_strict_policy(
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert script.headers["content-type"].startswith("text/javascript")
     assert isinstance(page, httpx.Response)
+
+
+async def test_steps_column_and_chart_count_billed_steps(
+    settings: Settings, database_url: str, browser: Browser
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await seed(database_url, now)
+    async with dashboard(browser, settings) as page:
+        await sign_in(page, ADMIN)
+        start = await page.evaluate("new Date(Date.now() - 30 * 86400000).toISOString()")
+        body = await api(settings, ADMIN, startDate=start)
+        rows = {f["functionId"]: f for f in body["byFunction"]}
+        assert any(f["billedSteps"] != f["steps"] for f in rows.values())
+        for fn, f in rows.items():
+            cells = page.locator(f'#functions tr[data-function="{fn}"] td')
+            assert number(await cells.nth(2).inner_text()) == f["billedSteps"], fn
+        label = await page.get_attribute("#chart-steps svg", "aria-label")
+        assert label is not None and f"{body['billedSteps']:,} in total" in label
+
+
+async def test_phone_filters_fit_and_an_empty_range_keeps_the_functions(
+    settings: Settings, database_url: str, browser: Browser
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await seed(database_url, now)
+    long_id = "inngest-app-" + "aggregate-workspace-metrics-for-every-priority-repository"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "insert into inngest_function_executions (run_id, function_id, status, started_at)"
+            " values ('run-long', $1, 'completed', $2)",
+            long_id,
+            now - dt.timedelta(hours=2),
+        )
+    finally:
+        await conn.close()
+    async with dashboard(browser, settings, PHONE) as page:
+        await sign_in(page, ADMIN)
+        panel = await page.locator("#filters").bounding_box()
+        select = await page.locator("#function").bounding_box()
+        assert panel is not None and select is not None
+        assert select["x"] + select["width"] <= panel["x"] + panel["width"]
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+        # a range with no runs: the function list stays
+        await page.select_option("#range", "custom")
+        await page.fill("#start", "2020-01-01")
+        await page.fill("#end", "2020-01-02")
+        await page.dispatch_event("#end", "change")
+        await page.wait_for_selector("body[data-state=empty]")
+        options = await page.locator("#function option").evaluate_all(
+            "os => os.map(o => o.value)"
+        )
+        assert set(FUNCTIONS) | {long_id} <= set(options)
