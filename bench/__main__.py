@@ -17,6 +17,7 @@ BENCHMARKS = (
     "dashboard",
     "github_upsert",
     "workspaces",
+    "runs_list",
     "load",
 )
 

@@ -272,6 +272,7 @@ async def test_in_the_browser_timeline_filters_rerun_cancel_invoke(browser: Brow
         assert shown == [[b[0], b[2], b[3]] for b in expected_bars(run)]
         await expect(rows.nth(3)).to_contain_text("attempt 2 (retry 1)")
         await expect(rows.nth(1)).to_contain_text("+3.0 s · 5.0 min")
+        await page.screenshot(path=artifact("viewer-timeline.png"), full_page=True)
         await page.fill("#f-id", "no-such-id")
         await expect(page.locator("#no-events")).to_have_text(
             "No event or run matches these filters."
@@ -290,7 +291,6 @@ async def test_in_the_browser_timeline_filters_rerun_cancel_invoke(browser: Brow
         reruns = [r for r in mini.executor.runs("story") if r.run_id != run.run_id]
         assert len(reruns) == 1 and reruns[0].event["id"] == story
         await expect(page.locator("#run-id")).to_have_text(reruns[0].run_id)
-        await page.screenshot(path=artifact("viewer-timeline.png"), full_page=True)
 
         # invoke with a JSON payload, then cancel a waiting run
         await page.select_option("#invoke-function", "mini-waiter")
