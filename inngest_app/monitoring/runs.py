@@ -141,7 +141,10 @@ def parse_runs_query(items: Sequence[tuple[str, str]], *, now: dt.datetime) -> R
     except ValidationError as exc:
         raise first_error(exc) from None
     end = query.end or now
-    start = query.start or end - DEFAULT_WINDOW
+    try:
+        start = query.start or end - DEFAULT_WINDOW
+    except OverflowError:  # `to` in the first days of year 1
+        raise RunsParameterError("to", "out of range") from None
     if start >= end:
         raise RunsParameterError("from", "must be before to")
     if end - start > MAX_WINDOW:
