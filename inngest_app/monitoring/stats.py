@@ -125,9 +125,7 @@ async def run_stats(
     except OverflowError:  # no period before the first representable day
         return body
     earlier = await _stats(repo, settings, before, ids, admin=False, now=now)
-    body["previous"] = {
-        "startDate": before.start.isoformat(),
-        "endDate": before.end.isoformat(),
+    body["previous"] = {  # [start - span, start): the same length, just before
         **{key: earlier[key] for key in PREVIOUS_FIGURES},
         "byFunction": {
             f["functionId"]: {key: f[key] for key in ("count", "billedSteps", "failed")}
