@@ -23,7 +23,8 @@ function runsQuery() {
 
 function runsTitle() {
   const drill = state.runs;
-  const parts = [drill.status ? `${drill.status} runs` : "Runs"];
+  const status = drill.status;
+  const parts = [status ? `${status[0].toUpperCase()}${status.slice(1)} runs` : "Runs"];
   const fn = drill.fn || state.fn;
   if (fn) parts.push(`of ${fn}`);
   if (drill.from) {

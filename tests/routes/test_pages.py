@@ -323,6 +323,13 @@ async def test_phone_filters_fit_and_an_empty_range_keeps_the_functions(
         assert select["x"] + select["width"] <= panel["x"] + panel["width"]
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"]
+        # the runs list and a run fit the phone too
+        await page.click("#t-failed a")
+        await page.wait_for_selector("#runs-panel[data-state=loaded]")
+        await page.locator("#runs tbody tr a").first.click()
+        await page.wait_for_selector("#run-panel[data-state=loaded]")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await page.screenshot(path=artifact("dashboard-phone-run.png"), full_page=True)
         # a range with no runs: the function list stays
         await page.select_option("#range", "custom")
         await page.fill("#start", "2020-01-01")
@@ -350,7 +357,7 @@ async def test_a_number_leads_to_its_runs_and_a_run_to_its_detail(
             "rs => rs.map(r => r.dataset.run)"
         )
         assert sorted(listed) == sorted(r[0] for r in failed)
-        assert await page.inner_text("#runs-title") == f"failed runs of {fn} in this range"
+        assert await page.inner_text("#runs-title") == f"Failed runs of {fn} in this range"
         # a run -> its detail, with the link to the executor's viewer (dev mode)
         target = listed[0]
         await page.click(f'#runs tr[data-run="{target}"] a')
