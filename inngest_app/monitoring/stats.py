@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from inngest_app.auth import AuthError, Caller
@@ -140,7 +140,9 @@ def function_cost(
 ) -> float:
     """A function's estimated cost: the total's formula (billed steps × cost per step + runs ×
     cost per run), rounded to 6 decimals as the total is."""
-    return float(round(billed_steps * cost_per_step + runs * cost_per_run, 6))
+    cost = billed_steps * cost_per_step + runs * cost_per_run
+    # Postgres' round(numeric, 6): ties away from zero (Python's round() goes to even)
+    return float(cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
 
 
 async def _stats(
