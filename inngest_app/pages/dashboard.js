@@ -87,8 +87,8 @@ function banner(kind, text) {
 
 // --- the view in the URL hash ----------------------------------------------------------------
 
-function readHash() {
-  const p = new URLSearchParams(location.hash.slice(1));
+function readHash(hash = location.hash) {
+  const p = new URLSearchParams(hash.slice(1));
   const pick = (name, allowed, fallback) => (allowed.includes(p.get(name)) ? p.get(name) : fallback);
   const day = (name) => (/^\d{4}-\d{2}-\d{2}$/.test(p.get(name) || "") ? p.get(name) : "");
   const next = {
@@ -136,13 +136,27 @@ function linkTo(changes) {
   return hashOf({ ...state, ...changes });
 }
 
-function go(changes) {
-  const target = linkTo(changes);
+const GLOBALS = ["range", "start", "end", "fn", "user"];
+
+function markPending(next) {
+  // what a new view will reload says so at once, before the hashchange event arrives
+  if (!view.token) return;
+  if (GLOBALS.some((key) => state[key] !== next[key])) setState("loading");
+  if (next.runs && !same(state.runs, next.runs)) $("runs-panel").dataset.state = "loading";
+  if (next.run && state.run !== next.run) $("run-panel").dataset.state = "loading";
+}
+
+function navigate(target) {
   if (target === location.hash || (target === "#" && !location.hash)) {
-    sync(true);
+    sync(true); // the same view: no hashchange, so reload it here
   } else {
+    markPending(readHash(target));
     location.hash = target; // a history entry: Back returns to the previous view
   }
+}
+
+function go(changes) {
+  navigate(linkTo(changes));
 }
 
 function same(a, b) {
@@ -162,8 +176,7 @@ function sync(force) {
   $("user").value = state.user;
   setFunctionChoice(state.fn);
   if (!view.token) return;
-  const globals = ["range", "start", "end", "fn", "user"];
-  const changed = globals.some((key) => before[key] !== state[key]);
+  const changed = GLOBALS.some((key) => before[key] !== state[key]);
   if (force || changed || !view.body) load();
   else if (view.body && view.range) render(view.body, view.range); // links carry the new view
   if (force || changed || !same(before.runs, state.runs)) loadRuns();
@@ -346,6 +359,14 @@ function start() {
   $("auto").addEventListener("change", () => go({ auto: $("auto").value }));
   $("refresh").addEventListener("click", () => sync(true));
   window.addEventListener("hashchange", () => sync(false));
+  document.addEventListener("click", (event) => {
+    // links between views (numbers, bars, runs) go through navigate() too
+    const link = event.target instanceof Element ? event.target.closest("a") : null;
+    const href = link ? link.getAttribute("href") || "" : "";
+    if (!href.startsWith("#") || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    navigate(href);
+  });
   startDrawing();
   startRuns();
   state = readHash();
