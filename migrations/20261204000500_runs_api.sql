@@ -9,6 +9,10 @@ create index executions_function_keyset
     on public.inngest_function_executions (function_id, started_at, run_id);
 create index executions_user_keyset
     on public.inngest_function_executions (user_id, started_at, run_id) where user_id is not null;
+-- each is a prefix of one above, which serves the stats as well: writes keep their index count
+drop index public.executions_started;
+drop index public.executions_function_started;
+drop index public.executions_user_started;
 
 -- One run as the runs list shows it (`steps`: step.run steps; `billedSteps`: what Inngest bills).
 create or replace function public.monitoring_run_json(
