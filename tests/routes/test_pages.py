@@ -20,6 +20,7 @@ from inngest_app.store.transport import init_connection
 from inngest_app.testing.live import serve_asgi
 from tests.apps import in_process
 from tests.browser import DESKTOP, PHONE, artifact, new_page
+from tests.harness import LiveFactory
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 ADMIN = "admin-key-for-the-dashboard-tests"
@@ -502,3 +503,37 @@ async def test_auto_refresh_picks_up_new_runs(
         await expect(page.locator("#t-runs")).to_have_text("49", timeout=25_000)
         await page.select_option("#auto", "0")
         assert "auto=" not in page.url
+
+
+async def test_from_a_run_the_executor_drove_to_its_timeline_in_the_viewer(
+    start_live: LiveFactory, browser: Browser
+) -> None:
+    async with start_live(
+        monitoring_api_key=ADMIN, supabase_jwt_secret=SECRET, monitoring_flush_interval_s=0.05
+    ) as live:
+        await live.executor.send({"name": "app/ping", "data": {"userId": "alice", "pause_s": 2}})
+        await live.executor.run_until_idle()
+        [run] = live.executor.runs("ping")
+        assert run.status == "completed", run.error
+        assert live.services.recorder is not None
+        await live.services.recorder.flush()
+        async with new_page(browser, DESKTOP) as page:
+            await page.goto(f"{live.app_url}/monitoring")
+            await sign_in(page, token("alice"))
+            await page.click('#functions tr[data-function="inngest-app-ping"] a.id')
+            await page.wait_for_selector("#runs-panel[data-state=loaded]")
+            await expect(page.locator("#runs tbody tr")).to_have_count(1)
+            await page.click(f'#runs tr[data-run="{run.run_id}"] a')
+            await page.wait_for_selector("#run-panel[data-state=loaded]")
+            await expect(page.locator('#run-facts dd[data-fact="steps"]')).to_have_text(
+                "3 billed (2 step.run)"
+            )
+            async with page.context.expect_page() as opened:
+                await page.click("#run-link")
+            viewer = await opened.value
+            await expect(viewer.locator("#run-id")).to_have_text(run.run_id)
+            await expect(viewer.locator("#timeline > li")).to_have_count(3)
+            names = await viewer.locator("#timeline > li").evaluate_all(
+                "rs => rs.map(r => r.dataset.step)"
+            )
+            assert names == ["record-ping", "pause", "record-pong"]
