@@ -21,7 +21,7 @@ from inngest_app.monitoring.runs import run_url
 from inngest_app.settings import Settings
 from inngest_app.store.transport import init_connection
 from tests.apps import in_process
-from tests.harness import LiveFactory
+from tests.harness import Live, LiveFactory
 
 ADMIN = "admin-runs-key-0123456789"
 SECRET = "jwt-secret-for-the-runs-tests-0123456"
@@ -95,6 +95,22 @@ async def all_pages(client: Any, headers: dict[str, str], **params: Any) -> list
     raise AssertionError("paging never ended")
 
 
+async def recorded(live: Live, runs: int) -> None:
+    """Wait until the recorder has written `runs` finished runs (the SDK middleware observes a
+    run's last call after answering it, so the executor can see the end first)."""
+    recorder = live.services.recorder
+    assert recorder is not None
+    for _ in range(200):
+        await recorder.flush()
+        done = await live.pool.fetchval(
+            "select count(*) from inngest_function_executions where status <> 'started'"
+        )
+        if done >= runs:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the recorder wrote {done} of {runs} finished runs")
+
+
 async def test_a_run_the_executor_drove_is_listed_and_detailed_for_its_user(
     start_live: LiveFactory,
 ) -> None:
@@ -106,9 +122,7 @@ async def test_a_run_the_executor_drove_is_listed_and_detailed_for_its_user(
         await live.executor.run_until_idle()
         runs = {r.run_id: r for r in live.executor.runs("ping")}
         assert len(runs) == 3 and all(r.status == "completed" for r in runs.values())
-        recorder = live.services.recorder
-        assert recorder is not None
-        await recorder.flush()
+        await recorded(live, len(runs))
 
         mine = await live.api.get(RUNS, headers=user("alice"))
         assert mine.status_code == 200, mine.text

@@ -21,6 +21,7 @@ from inngest_app.testing.live import serve_asgi
 from tests.apps import in_process
 from tests.browser import DESKTOP, PHONE, artifact, new_page
 from tests.harness import LiveFactory
+from tests.routes.test_monitoring_runs import recorded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 ADMIN = "admin-key-for-the-dashboard-tests"
@@ -515,8 +516,7 @@ async def test_from_a_run_the_executor_drove_to_its_timeline_in_the_viewer(
         await live.executor.run_until_idle()
         [run] = live.executor.runs("ping")
         assert run.status == "completed", run.error
-        assert live.services.recorder is not None
-        await live.services.recorder.flush()
+        await recorded(live, 1)
         async with new_page(browser, DESKTOP) as page:
             await page.goto(f"{live.app_url}/monitoring")
             await sign_in(page, token("alice"))
