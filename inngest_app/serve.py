@@ -158,7 +158,7 @@ def error_response(
     status: int, code: str, message: str, *, field: str | None = None
 ) -> JSONResponse:
     """A JSON error body in the one shape every endpoint of this service uses (`field`: the
-    input the error is about, when one is)."""
+    input at fault, when one is)."""
     return JSONResponse({"error": message, "code": code, "field": field}, status_code=status)
 
 

@@ -102,17 +102,17 @@ class Settings(BaseSettings):
     monitoring_flush_interval_s: float = Field(1.0, gt=0)
     monitoring_flush_batch: int = Field(500, ge=1)
     monitoring_buffer_max: int = Field(10_000, ge=1)
-    # Where the dashboard links a run: `{runId}` is replaced; default: the executor's viewer
-    # (`INNGEST_BASE_URL/#run=...`) in dev mode, Inngest Cloud's run page otherwise.
-    monitoring_run_url: str | None = Field(
-        None, pattern=r"^https?://[^\s]*\{runId\}[^\s]*$", max_length=500
-    )
     supabase_jwt_secret: SecretStr | None = None
     supabase_jwt_audience: str = "authenticated"
     supabase_jwt_roles: str = "authenticated"  # comma-separated roles a user token may carry
     alert_webhook_url: str | None = None
     alert_max_steps_per_hour: int | None = Field(None, ge=1)
     alert_max_failures_per_hour: int | None = Field(None, ge=1)
+    # Where the dashboard links a run: `{runId}` is replaced; default: the executor's viewer
+    # (`INNGEST_BASE_URL/#run=...`) in dev mode, Inngest Cloud's run page otherwise.
+    monitoring_run_url: str | None = Field(
+        None, pattern=r"^https?://[^\s]*\{runId\}[^\s]*$", max_length=500
+    )
 
     # --- Query executor ------------------------------------------------------------------
     query_credentials: dict[str, SecretStr] = Field(default_factory=dict)
