@@ -18,6 +18,7 @@ BENCHMARKS = (
     "github_upsert",
     "github_capture",
     "workspaces",
+    "runs_list",
     "load",
     "step_calls",
     "query_slices",

@@ -4,6 +4,8 @@ The stats request now runs two SQL functions: `executions_stats` (the baseline, 
 the same process and database) and `monitoring_dashboard_extras` (failed runs per function and
 the alerts). Reported: p50 of each, and the ratio (stats + extras) / stats, for an admin's
 30-day window (past days from rollups) and for one user's (raw rows). Target: ratio <= 1.25.
+The stats API also reports the previous period's figures (the same two calls for the 30 days
+before): their p50 and the ratio of the whole request to stats alone (no target).
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ async def _measure(dsn: str) -> dict[str, Any]:
             report[f"{label}_stats_p50_ms"] = round(stats, 1)
             report[f"{label}_extras_p50_ms"] = round(extras, 1)
             report[f"{label}_ratio_with_extras"] = round((stats + extras) / stats, 3)
+            # the previous period's figures (issue 24): the same two calls for the 30 days before
+            before = (start - dt.timedelta(days=30), start, user, False)
+            previous = await _p50(conn, STATS, *before) + await _p50(conn, EXTRAS, *before)
+            report[f"{label}_previous_period_p50_ms"] = round(previous, 1)
+            report[f"{label}_ratio_with_previous"] = round((stats + extras + previous) / stats, 3)
         report["target_ratio"] = "<= 1.25"
         return report
     finally:

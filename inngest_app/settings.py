@@ -28,6 +28,9 @@ PRODUCTION_KEY_PREFIXES: dict[str, tuple[str, ...]] = {
 CLOUD_KEYS = ("INNGEST_SIGNING_KEY", "INNGEST_EVENT_KEY")
 # The dotenv file `load_settings` reads when present; `ENV_FILE=` (empty) reads none.
 DEFAULT_ENV_FILE = ".env"
+# The user-token secret `make dev` gives the app when none is set (`python -m inngest_app token`
+# signs with it); public, so refused outside dev mode.
+DEV_JWT_SECRET = "inngest-app-dev-mode-jwt-secret-never-for-production"  # noqa: S105
 # Which cloud keys the command being started needs (`load_settings(cloud_keys=...)`).
 _cloud_keys_needed: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
     "cloud_keys_needed", default=CLOUD_KEYS
@@ -107,6 +110,11 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = None
     alert_max_steps_per_hour: int | None = Field(None, ge=1)
     alert_max_failures_per_hour: int | None = Field(None, ge=1)
+    # Where the dashboard links a run: `{runId}` is replaced; default: the executor's viewer
+    # (`INNGEST_BASE_URL/#run=...`) in dev mode, Inngest Cloud's run page otherwise.
+    monitoring_run_url: str | None = Field(
+        None, pattern=r"^https?://[^\s]*\{runId\}[^\s]*$", max_length=500
+    )
 
     # --- Query executor ------------------------------------------------------------------
     query_credentials: dict[str, SecretStr] = Field(default_factory=dict)
@@ -219,6 +227,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cloud_needs_keys(self) -> Settings:
         if not self.inngest_dev:
+            secret = self.supabase_jwt_secret
+            if secret is not None and secret.get_secret_value() == DEV_JWT_SECRET:
+                raise ValueError(
+                    "SUPABASE_JWT_SECRET is make dev's public dev secret: dev mode only"
+                )
             missing = [
                 name
                 for name, value in (

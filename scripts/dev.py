@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from inngest_app.settings import SettingsError, load_settings
+from inngest_app.settings import DEV_JWT_SECRET, SettingsError, load_settings
 from inngest_app.store.postgres import start_embedded, stop_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +60,23 @@ def wait_for(url: str, seconds: float) -> bool:
     return False
 
 
+def user_api_hints(env: dict[str, str]) -> list[str]:
+    """How a newcomer calls the user APIs: a user token from `python -m inngest_app token`
+    (signed with make dev's dev secret when `SUPABASE_JWT_SECRET` is unset), or the admin key."""
+    hints = [
+        "user APIs: TOKEN=$(.venv/bin/python -m inngest_app token --user alice) then "
+        f'curl -H "Authorization: Bearer $TOKEN" {APP_URL}/api/inngest/monitoring/runs',
+        f"usage dashboard: {APP_URL}/monitoring (paste that token, or the admin key)",
+    ]
+    if env.get("MONITORING_API_KEY"):
+        hints.append("admin: the MONITORING_API_KEY you set sees every user's runs")
+    else:
+        hints.append(
+            "admin: set MONITORING_API_KEY (e.g. $(openssl rand -hex 24)) to see all users"
+        )
+    return hints
+
+
 def dev_mode_refusal() -> str | None:
     """Why the environment must not run in dev mode (e.g. production keys), or None."""
     try:
@@ -67,6 +84,21 @@ def dev_mode_refusal() -> str | None:
     except SettingsError as exc:
         return str(exc)
     return None
+
+
+def _configured(name: str) -> bool:
+    """Whether the environment or the `.env` file sets `name` (what the app will read)."""
+    if os.environ.get(name):
+        return True
+    env_file = ROOT / (os.environ.get("ENV_FILE", ".env") or "")
+    if not os.environ.get("ENV_FILE", ".env") or not env_file.is_file():
+        return False
+    lines = env_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return any(
+        line.strip().startswith(f"{name}=") and line.split("=", 1)[1].strip() for line in lines
+    )
+
+
 def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # the same orderly shutdown as Ctrl-C
 
@@ -105,6 +137,10 @@ def serve() -> int:
     """Migrate, start the executor if needed and uvicorn; wait; stop them."""
     env = dict(os.environ)
     base_url = env.setdefault("INNGEST_BASE_URL", "http://localhost:8288")
+    if env.get("INNGEST_DEV", "1").lower() in ("1", "true") and not _configured(
+        "SUPABASE_JWT_SECRET"
+    ):
+        env["SUPABASE_JWT_SECRET"] = DEV_JWT_SECRET  # what `python -m inngest_app token` signs with
     python = sys.executable
     refusal = dev_mode_refusal()
     if refusal:
@@ -197,6 +233,8 @@ def _run(children: list[subprocess.Popen[bytes]], env: dict[str, str], base_url:
         sync = httpx.put(f"{APP_URL}/api/inngest", timeout=10)
         log(f"app synced with {base_url}: HTTP {sync.status_code}")
         log(f"serving on {APP_URL} (Inngest endpoint {APP_URL}/api/inngest)")
+        for hint in user_api_hints(env):
+            log(hint)
     else:
         log("the app did not answer within 60 s; see uvicorn's output above")
     return children[-1].wait()

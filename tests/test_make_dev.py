@@ -100,7 +100,10 @@ def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
                     try:
                         httpx.post(
                             f"http://127.0.0.1:{executor_port}/e/dev",
-                            json={"name": "app/ping", "data": {"pause_s": 0.2}},
+                            json={
+                                "name": "app/ping",
+                                "data": {"pause_s": 0.2, "userId": "newcomer"},
+                            },
                             timeout=2,
                         ).raise_for_status()
                         sent = True
@@ -112,6 +115,28 @@ def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
                 time.sleep(0.3)
             row = conn.execute("select count(*) from pings").fetchone()
         assert row is not None and row[0] == 2, "the ping run did not complete offline"
+        # a newcomer's credential: a user token from the CLI reads that user's runs
+        token = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "inngest_app", "token", "--user", "newcomer"],
+            cwd=ROOT,
+            env={**os.environ, "INNGEST_DEV": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+        listed: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not listed:
+            runs = httpx.get(
+                f"http://127.0.0.1:{app_port}/api/inngest/monitoring/runs",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            assert runs.status_code == 200, runs.text
+            listed = [r["functionId"] for r in runs.json()["runs"]]
+            time.sleep(0.3)
+        assert listed == ["inngest-app-ping"]
         postgres = processes(markers=(str(tmp_path / "pg"),))
         assert len(postgres) >= 1, "the embedded Postgres should be running under make dev"
     finally:
@@ -123,6 +148,7 @@ def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
     assert "offline executor" in output, output
     assert "app synced" in output
     assert "npx inngest-cli@latest dev" in output
+    assert "python -m inngest_app token --user" in output
 
 
 def test_sigterm_stops_everything_make_dev_started(data_dir: Path) -> None:

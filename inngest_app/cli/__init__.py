@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from inngest_app.cli import stats, stripe, sync
+from inngest_app.cli import stats, stripe, sync, token
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (stats, stripe, sync)
+COMMAND_MODULES: tuple[ModuleType, ...] = (stats, stripe, sync, token)
 PROG = "python -m inngest_app"
 USAGE_ERROR = 2
 

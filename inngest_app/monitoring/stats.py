@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from inngest_app.auth import AuthError, Caller
 from inngest_app.repos.executions import ExecutionsRepo
+from inngest_app.repos.monitoring_runs import RunsRepo
 from inngest_app.settings import Settings
 
 PARAMETERS = frozenset({"startDate", "endDate", "functionId", "userId"})
 DEFAULT_WINDOW = dt.timedelta(days=30)
 MAX_WINDOW = dt.timedelta(days=366)  # a year of rows (raw or rolled up) is the most one call reads
+HOURLY_MAX = dt.timedelta(days=2)  # ranges this short or shorter also come in hourly buckets
+PREVIOUS_FIGURES = ("totalExecutions", "failedExecutions", "billedSteps", "estimatedCostUsd")
 
 
 class StatsParameterError(ValueError):
@@ -92,17 +96,68 @@ async def run_stats(
     *,
     admin: bool,
     now: dt.datetime,
+    runs: RunsRepo | None = None,
 ) -> dict[str, Any]:
     """The stats body (the seed's shape plus byDay, byUser for admins, cost, failures, quota).
 
     `totalSteps` and each `steps` count step.run steps (the seed's meaning); `billedSteps`
     beside them is what Inngest bills, and the cost is computed from it. Failed runs per
-    function, and for admins the window's recorded alerts, come with it.
+    function, and for admins the window's recorded alerts, come with it. With `runs`: the
+    range's hourly buckets (`byHour`, ranges of two days or less) and the same figures for the
+    period of the same length just before (`previous`).
     """
+    ids = function_ids(query.function_id, settings.inngest_app_id)
+    body = await _stats(repo, settings, query, ids, admin=admin, now=now)
+    if runs is None:
+        return body
+    span = query.end - query.start
+    if span <= HOURLY_MAX:
+        body["byHour"] = await runs.hourly(
+            start=query.start,
+            end=query.end,
+            function_ids=ids,
+            user_id=query.user_id,
+            bill_all_steps=settings.inngest_bill_all_steps,
+        )
+    body["previous"] = None
+    try:
+        before = StatsQuery(query.start - span, query.start, query.function_id, query.user_id)
+    except OverflowError:  # no period before the first representable day
+        return body
+    earlier = await _stats(repo, settings, before, ids, admin=False, now=now)
+    body["previous"] = {  # [start - span, start): the same length, just before
+        **{key: earlier[key] for key in PREVIOUS_FIGURES},
+        "byFunction": {
+            f["functionId"]: {key: f[key] for key in ("count", "billedSteps", "failed")}
+            for f in earlier["byFunction"]
+        },
+    }
+    return body
+
+
+def function_cost(
+    billed_steps: int, runs: int, *, cost_per_step: Decimal, cost_per_run: Decimal
+) -> float:
+    """A function's estimated cost: the total's formula (billed steps × cost per step + runs ×
+    cost per run), rounded to 6 decimals as the total is."""
+    cost = billed_steps * cost_per_step + runs * cost_per_run
+    # Postgres' round(numeric, 6): ties away from zero (Python's round() goes to even)
+    return float(cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+
+
+async def _stats(
+    repo: ExecutionsRepo,
+    settings: Settings,
+    query: StatsQuery,
+    ids: list[str] | None,
+    *,
+    admin: bool,
+    now: dt.datetime,
+) -> dict[str, Any]:
     body = await repo.stats(
         start=query.start,
         end=query.end,
-        function_ids=function_ids(query.function_id, settings.inngest_app_id),
+        function_ids=ids,
         user_id=query.user_id,
         cost_per_step=settings.inngest_cost_per_step_usd,
         cost_per_run=settings.inngest_cost_per_run_usd,
@@ -119,6 +174,12 @@ async def run_stats(
     failed = extras["failedByFunction"]
     for row in body["byFunction"]:
         row["failed"] = int(failed.get(row["functionId"], 0))
+        row["estimatedCostUsd"] = function_cost(
+            int(row["billedSteps"]),
+            int(row["count"]),
+            cost_per_step=settings.inngest_cost_per_step_usd,
+            cost_per_run=settings.inngest_cost_per_run_usd,
+        )
     if admin:
         body["alerts"] = extras["alerts"]
     return body

@@ -1,15 +1,25 @@
 // The usage dashboard: reads GET /api/inngest/monitoring with the key or token the user enters
 // once (kept in sessionStorage, sent as a bearer header, never put in a URL) and draws it.
-// Everything from the API is inserted as text, never as markup.
+// The view (range, filters, the runs list and the run shown, auto-refresh) lives in the URL
+// hash, so it can be shared or bookmarked; every number that leads somewhere is a link to a
+// hash. Everything from the API is inserted as text, never as markup.
+// Drawing: dashboard-draw.js; the runs list and a run: dashboard-runs.js.
 "use strict";
 
 const API = "/api/inngest/monitoring";
 const TOKEN_KEY = "inngest-app.monitoring.token";
 const DAY_MS = 86400000;
+const HOUR_MS = 3600000;
 const SVG_NS = "http://www.w3.org/2000/svg";
+const RANGES = ["1", "7", "30", "90", "month", "custom"];
+const AUTO = ["0", "10", "30", "60", "300"];
+const RUN_STATUSES = ["", "started", "completed", "failed", "cancelled"];
+const DEFAULTS = { range: "30", start: "", end: "", fn: "", user: "", auto: "0", runs: null, run: "" };
 
-const view = { token: null, body: null, range: null, functions: [], sort: { key: "count", dir: -1 } };
+const view = { token: null, admin: null, body: null, range: null, functions: new Set(), sort: { key: "count", dir: -1 } };
+let state = { ...DEFAULTS };
 let loads = 0;
+let autoTimer = null;
 
 function $(id) {
   return document.getElementById(id);
@@ -21,7 +31,7 @@ function el(tag, attrs, ...children) {
     if (value !== null && value !== undefined) node.setAttribute(name, String(value));
   }
   for (const child of children) {
-    node.append(child instanceof Node ? child : String(child));
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
   }
   return node;
 }
@@ -64,8 +74,8 @@ function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
-function setState(state) {
-  document.body.dataset.state = state;
+function setState(name) {
+  document.body.dataset.state = name;
 }
 
 function banner(kind, text) {
@@ -75,62 +85,182 @@ function banner(kind, text) {
   node.hidden = !text;
 }
 
+// --- the view in the URL hash ----------------------------------------------------------------
+
+function readHash(hash = location.hash) {
+  const p = new URLSearchParams(hash.slice(1));
+  const pick = (name, allowed, fallback) => (allowed.includes(p.get(name)) ? p.get(name) : fallback);
+  const day = (name) => (/^\d{4}-\d{2}-\d{2}$/.test(p.get(name) || "") ? p.get(name) : "");
+  const next = {
+    ...DEFAULTS,
+    range: pick("range", RANGES, DEFAULTS.range),
+    fn: (p.get("fn") || "").slice(0, 200),
+    user: (p.get("user") || "").slice(0, 200),
+    auto: pick("auto", AUTO, "0"),
+    run: (p.get("run") || "").slice(0, 200),
+  };
+  if (next.range === "custom") {
+    next.start = day("start");
+    next.end = day("end");
+  }
+  if (p.get("runs") === "1") {
+    next.runs = {
+      fn: (p.get("runs.fn") || "").slice(0, 200),
+      status: pick("runs.status", RUN_STATUSES, ""),
+      from: (p.get("runs.from") || "").slice(0, 40),
+      to: (p.get("runs.to") || "").slice(0, 40),
+    };
+  }
+  return next;
+}
+
+function hashOf(s) {
+  const p = new URLSearchParams();
+  if (s.range !== DEFAULTS.range) p.set("range", s.range);
+  if (s.range === "custom") {
+    p.set("start", s.start);
+    p.set("end", s.end);
+  }
+  if (s.fn) p.set("fn", s.fn);
+  if (s.user) p.set("user", s.user);
+  if (s.auto !== "0") p.set("auto", s.auto);
+  if (s.runs) {
+    p.set("runs", "1");
+    for (const key of ["fn", "status", "from", "to"]) if (s.runs[key]) p.set(`runs.${key}`, s.runs[key]);
+  }
+  if (s.run) p.set("run", s.run);
+  return `#${p.toString()}`;
+}
+
+function linkTo(changes) {
+  return hashOf({ ...state, ...changes });
+}
+
+const GLOBALS = ["range", "start", "end", "fn", "user"];
+
+function markPending(next) {
+  // what a new view will reload says so at once, before the hashchange event arrives
+  if (!view.token) return;
+  if (GLOBALS.some((key) => state[key] !== next[key])) setState("loading");
+  if (next.runs && !same(state.runs, next.runs)) $("runs-panel").dataset.state = "loading";
+  if (next.run && state.run !== next.run) $("run-panel").dataset.state = "loading";
+}
+
+function navigate(target) {
+  if (target === location.hash || (target === "#" && !location.hash)) {
+    sync(true); // the same view: no hashchange, so reload it here
+  } else {
+    markPending(readHash(target));
+    location.hash = target; // a history entry: Back returns to the previous view
+  }
+}
+
+function go(changes) {
+  navigate(linkTo(changes));
+}
+
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sync(force) {
+  const before = state;
+  state = readHash();
+  $("range").value = state.range;
+  for (const node of document.querySelectorAll(".custom")) node.hidden = state.range !== "custom";
+  if (state.range === "custom") {
+    $("start").value = state.start;
+    $("end").value = state.end;
+  }
+  $("auto").value = state.auto;
+  $("user").value = state.user;
+  setFunctionChoice(state.fn);
+  if (!view.token) return;
+  const changed = GLOBALS.some((key) => before[key] !== state[key]);
+  if (force || changed || !view.body) load();
+  else if (view.body && view.range) render(view.body, view.range); // links carry the new view
+  if (force || changed || !same(before.runs, state.runs)) loadRuns();
+  if (force || before.run !== state.run) loadRun();
+  if (before.auto !== state.auto || force) startAuto();
+}
+
+function startAuto() {
+  clearInterval(autoTimer);
+  const seconds = Number(state.auto);
+  if (seconds > 0 && view.token) {
+    autoTimer = setInterval(() => {
+      if (document.hidden) return; // a background tab waits for the next tick it is seen
+      load();
+      loadRuns();
+      loadRun();
+    }, seconds * 1000);
+  }
+}
+
 // --- the range and filters -------------------------------------------------------------------
 
 function chosenRange() {
   const now = new Date();
-  const choice = $("range").value;
-  if (choice === "custom") {
-    const start = $("start").value;
-    const end = $("end").value;
+  if (state.range === "custom") {
+    const { start, end } = state;
     if (!start || !end) return { error: "Choose both dates of the custom range." };
     if (start > end) return { error: "The range starts after it ends." };
-    return { params: { startDate: start, endDate: end }, firstDay: start, lastDay: end };
+    const span = Date.parse(`${end}T00:00:00Z`) + DAY_MS - Date.parse(`${start}T00:00:00Z`);
+    return {
+      params: { startDate: start, endDate: end },
+      runs: { from: start, to: end },
+      firstDay: start,
+      lastDay: end,
+      startMs: Date.parse(`${start}T00:00:00Z`),
+      endMs: Math.min(now.getTime(), Date.parse(`${end}T00:00:00Z`) + DAY_MS),
+      hourly: span <= 2 * DAY_MS,
+    };
   }
   let start;
-  if (choice === "month") {
+  if (state.range === "month") {
     start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   } else {
-    start = new Date(now.getTime() - Number(choice) * DAY_MS);
+    start = new Date(now.getTime() - Number(state.range) * DAY_MS);
   }
   return {
     params: { startDate: start.toISOString() },
+    runs: { from: start.toISOString() },
     firstDay: isoDay(start),
     lastDay: isoDay(now),
+    startMs: start.getTime(),
+    endMs: now.getTime(),
+    hourly: now.getTime() - start.getTime() <= 2 * DAY_MS,
   };
 }
 
-function query(range) {
-  const params = new URLSearchParams(range.params);
-  const fn = $("function").value;
+function filterParams(params) {
+  const fn = state.fn;
   if (fn) params.set("functionId", fn);
-  const user = $("user").value.trim();
-  if (user && !$("user-filter").hidden) params.set("userId", user);
+  if (state.user && view.admin !== false) params.set("userId", state.user);
   return params;
+}
+
+function setFunctionChoice(chosen) {
+  const select = $("function");
+  const ids = new Set(view.functions);
+  if (chosen) ids.add(chosen);
+  select.replaceChildren(
+    el("option", { value: "" }, "All functions"),
+    ...[...ids].sort().map((id) => el("option", { value: id }, id)),
+  );
+  select.value = chosen;
 }
 
 // --- loading -------------------------------------------------------------------------------
 
-async function load() {
-  const range = chosenRange();
-  setState("loading");
-  const mine = ++loads;
-  if (range.error) {
-    showError(range.error);
-    return;
-  }
-  banner("info", "Loading…");
+async function getJSON(url) {
+  // {ok, body} on success; {error} with the API's message otherwise
   let response;
   try {
-    response = await fetch(`${API}?${query(range)}`, {
-      headers: { Authorization: `Bearer ${view.token}` },
-      cache: "no-store",
-    });
+    response = await fetch(url, { headers: { Authorization: `Bearer ${view.token}` }, cache: "no-store" });
   } catch (error) {
-    if (mine === loads) showError(`Could not reach the monitoring API: ${error.message}`);
-    return;
+    return { error: `Could not reach the monitoring API: ${error.message}` };
   }
-  if (mine !== loads) return; // a newer request is on its way
   if (!response.ok) {
     let detail = response.statusText;
     let code = "";
@@ -141,275 +271,35 @@ async function load() {
     } catch (_) {
       // not JSON: keep the status text
     }
-    showError(`The monitoring API answered ${response.status}${code}: ${detail}`);
-    if (response.status === 401) signOut({ keepBanner: true });
+    return { error: `The monitoring API answered ${response.status}${code}: ${detail}`, status: response.status };
+  }
+  return { ok: true, body: await response.json() };
+}
+
+async function load() {
+  const range = chosenRange();
+  setState("loading");
+  const mine = ++loads;
+  if (range.error) {
+    showError(range.error);
     return;
   }
-  const body = await response.json();
-  if (mine !== loads) return;
-  view.body = body;
-  render(body, range);
+  if (!view.body) banner("info", "Loading…");
+  const answer = await getJSON(`${API}?${filterParams(new URLSearchParams(range.params))}`);
+  if (mine !== loads) return; // a newer request is on its way
+  if (!answer.ok) {
+    showError(answer.error);
+    if (answer.status === 401) signOut({ keepBanner: true });
+    return;
+  }
+  view.body = answer.body;
+  render(answer.body, range);
 }
 
 function showError(text) {
   banner("error", text);
   $("report").hidden = true;
   setState("error");
-}
-
-// --- drawing -------------------------------------------------------------------------------
-
-function render(body, range) {
-  const admin = Array.isArray(body.byUser);
-  $("who").textContent = admin ? "admin: every user's runs" : "your runs only";
-  $("signout").hidden = false;
-  $("user-filter").hidden = !admin;
-  updateFunctionChoices(body);
-  if (admin && !$("user").value.trim()) {
-    $("users").replaceChildren(...body.byUser.map((u) => el("option", { value: u.userId })));
-  }
-  const runs = body.totalExecutions;
-  const empty = runs === 0;
-  const from = range.firstDay;
-  const to = range.lastDay;
-  if (empty) {
-    banner("empty", `No runs recorded from ${from} to ${to}${filterText()}.`);
-  } else {
-    banner("", "");
-  }
-  renderTotals(body, empty);
-  $("report").hidden = false; // shown before drawing: the charts measure their width
-  $("data").hidden = empty;
-  if (!empty) {
-    view.range = range;
-    renderCharts();
-    renderFunctions();
-    renderTriggers(body.byTriggerType, runs);
-    renderFailures(body.recentFailures);
-  }
-  renderAlerts(admin ? body.alerts || [] : null);
-  setState(empty ? "empty" : "loaded");
-}
-
-function filterText() {
-  const parts = [];
-  if ($("function").value) parts.push(`function ${$("function").value}`);
-  const user = $("user").value.trim();
-  if (user && !$("user-filter").hidden) parts.push(`user ${user}`);
-  return parts.length ? ` for ${parts.join(" and ")}` : "";
-}
-
-function updateFunctionChoices(body) {
-  const select = $("function");
-  const chosen = select.value;
-  if (!chosen) view.functions = body.byFunction.map((f) => f.functionId).sort();
-  const ids = new Set(view.functions);
-  if (chosen) ids.add(chosen);
-  select.replaceChildren(
-    el("option", { value: "" }, "All functions"),
-    ...[...ids].sort().map((id) => el("option", { value: id }, id)),
-  );
-  select.value = chosen;
-}
-
-function billedSteps(body) {
-  return body.billedSteps ?? body.totalSteps;
-}
-
-function card(id, big, sub, warn) {
-  $(`t-${id}`).textContent = big;
-  const note = $(`t-${id}-sub`);
-  note.textContent = sub;
-  note.classList.toggle("warn", Boolean(warn));
-}
-
-function renderTotals(body, empty) {
-  const runs = body.totalExecutions;
-  const steps = billedSteps(body);
-  if (empty) {
-    for (const id of ["runs", "steps", "failed", "cost"]) card(id, "—", "no runs in this range");
-  } else {
-    const other = runs - body.successfulExecutions - body.failedExecutions;
-    card("runs", count(runs), `${count(body.successfulExecutions)} completed` +
-      (other > 0 ? ` · ${count(other)} running or cancelled` : ""));
-    card("steps", count(steps), `${(steps / runs).toFixed(1)} per run · avg run ${duration(body.averageDurationMs)}`);
-    card("failed", count(body.failedExecutions), `${percent(body.failedExecutions, runs)} of runs`,
-      body.failedExecutions > 0);
-    card("cost", usd(body.estimatedCostUsd), "estimated for this range");
-  }
-  const quota = body.quota || {};
-  const forecast = `forecast ${count(quota.forecastStepsThisMonth)} by month end`;
-  if (quota.monthlyStepQuota) {
-    card(
-      "quota",
-      `${Number(quota.percentUsed).toFixed(1)}%`,
-      `${count(quota.stepsThisMonth)} of ${count(quota.monthlyStepQuota)} steps · ${forecast}` +
-        (quota.forecastExceedsQuota ? ", over the quota" : ""),
-      quota.forecastExceedsQuota,
-    );
-  } else {
-    card("quota", `${count(quota.stepsThisMonth)} steps`, `${forecast} · no quota set`);
-  }
-}
-
-function days(range, byDay, field) {
-  const values = new Map(byDay.map((d) => [d.date, d[field]]));
-  const out = [];
-  const last = Date.parse(`${range.lastDay}T00:00:00Z`);
-  for (let t = Date.parse(`${range.firstDay}T00:00:00Z`); t <= last; t += DAY_MS) {
-    const day = isoDay(new Date(t));
-    out.push({ day, value: Number(values.get(day) || 0) });
-  }
-  return out;
-}
-
-function renderChart(container, unit, series) {
-  // drawn at the container's pixel width, so text keeps its size on any screen
-  const width = Math.max(280, Math.round(container.clientWidth || 640));
-  const height = width < 480 ? 130 : 150;
-  const left = 44;
-  const bottom = 20;
-  const top = 26;
-  const plotW = width - left - 4;
-  const plotH = height - top - bottom;
-  const max = Math.max(1, ...series.map((d) => d.value));
-  const total = series.reduce((sum, d) => sum + d.value, 0);
-  const chart = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": `${unit} per day: ${count(total)} in total, at most ${count(max)} in a day`,
-  });
-  chart.append(svg("text", { x: 0, y: 12, class: "title" }, `${unit[0].toUpperCase()}${unit.slice(1)} per day`));
-  chart.append(svg("text", { x: left - 6, y: top + 4, class: "axis", "text-anchor": "end" }, count(max)));
-  chart.append(svg("text", { x: left - 6, y: top + plotH, class: "axis", "text-anchor": "end" }, "0"));
-  chart.append(svg("line", { x1: left, x2: width - 4, y1: top + plotH + 0.5, y2: top + plotH + 0.5, class: "base" }));
-  chart.append(svg("line", { x1: left, x2: width - 4, y1: top + 0.5, y2: top + 0.5, class: "grid" }));
-  const slot = plotW / series.length;
-  const gap = slot > 6 ? Math.min(4, slot * 0.2) : 0;
-  series.forEach((d, i) => {
-    const h = (d.value / max) * plotH;
-    const bar = svg("rect", {
-      x: (left + i * slot + gap / 2).toFixed(2),
-      y: (top + plotH - h).toFixed(2),
-      width: Math.max(0.5, slot - gap).toFixed(2),
-      height: h.toFixed(2),
-      class: `bar ${unit}`,
-    });
-    bar.append(svg("title", {}, `${d.day}: ${count(d.value)} ${unit}`));
-    chart.append(bar);
-  });
-  const labels = series.length > 1 ? [0, series.length - 1] : [0];
-  for (const i of labels) {
-    const anchor = i === 0 ? "start" : "end";
-    const x = i === 0 ? left : width - 4;
-    chart.append(svg("text", { x, y: height - 4, class: "axis", "text-anchor": anchor }, series[i].day));
-  }
-  container.replaceChildren(chart);
-}
-
-function renderCharts() {
-  const { body, range } = view;
-  renderChart($("chart-runs"), "runs", days(range, body.byDay, "executions"));
-  renderChart($("chart-steps"), "steps", days(range, body.byDay, "steps"));
-}
-
-function renderFunctions() {
-  const rows = view.body.byFunction.map((f) => ({
-    ...f,
-    failed: f.failed ?? 0,
-    failureRate: f.count > 0 ? (f.failed ?? 0) / f.count : 0,
-  }));
-  const { key, dir } = view.sort;
-  rows.sort((a, b) => {
-    const x = a[key] ?? -1;
-    const y = b[key] ?? -1;
-    const order = typeof x === "string" ? x.localeCompare(y) : x - y;
-    return order * dir || a.functionId.localeCompare(b.functionId);
-  });
-  const body = $("functions").tBodies[0];
-  body.replaceChildren(
-    ...rows.map((f) => {
-      const name = el("td", { "data-label": "Function" }, el("span", { class: "id" }, f.functionId));
-      if (f.functionName && !f.functionId.endsWith(f.functionName)) {
-        name.append(el("span", { class: "muted small" }, ` ${f.functionName}`));
-      }
-      return el(
-        "tr",
-        { "data-function": f.functionId },
-        name,
-        el("td", { class: "num" }, count(f.count)),
-        el("td", { class: "num" }, count(f.steps)),
-        el("td", { class: "num" }, duration(f.avgDuration)),
-        el("td", { class: "num" }, duration(f.p95DurationMs)),
-        el(
-          "td",
-          { class: `num${f.failed ? " warn" : ""}` },
-          `${count(f.failed)} `,
-          el("span", { class: "rate" }, `(${percent(f.failed, f.count)})`),
-        ),
-      );
-    }),
-  );
-  for (const th of $("functions").tHead.rows[0].cells) {
-    th.setAttribute("aria-sort", th.dataset.key === key ? (dir > 0 ? "ascending" : "descending") : "none");
-  }
-}
-
-function renderTriggers(split, runs) {
-  $("triggers").replaceChildren(
-    ...split.map((t) => {
-      const fill = el("span", { class: "fill" });
-      fill.style.width = `${(100 * t.count) / Math.max(1, runs)}%`;
-      return el(
-        "li",
-        {},
-        el("span", { class: "label" }, t.triggerType),
-        el("span", { class: "track" }, fill),
-        el("span", { class: "num" }, `${count(t.count)} · ${percent(t.count, runs)}`),
-      );
-    }),
-  );
-}
-
-function renderAlerts(alerts) {
-  const list = $("alerts");
-  const empty = $("alerts-empty");
-  if (alerts === null) {
-    list.replaceChildren();
-    empty.textContent = "Usage alerts are shown to admins.";
-    empty.hidden = false;
-    return;
-  }
-  empty.textContent = "No alert was recorded in this range.";
-  empty.hidden = alerts.length > 0;
-  list.replaceChildren(
-    ...alerts.map((a) =>
-      el(
-        "li",
-        {},
-        el("strong", {}, a.kind === "steps" ? "Steps" : "Failures"),
-        ` ${count(a.observed)} over the limit of ${count(a.threshold)} in the hour to ${utc(a.windowEnd)}`,
-        el("span", { class: "muted" }, a.notified ? " · webhook notified" : " · not notified"),
-      ),
-    ),
-  );
-}
-
-function renderFailures(failures) {
-  $("failures-empty").hidden = failures.length > 0;
-  $("failures").hidden = failures.length === 0;
-  $("failures").tBodies[0].replaceChildren(
-    ...failures.map((f) =>
-      el(
-        "tr",
-        {},
-        el("td", { class: "nowrap when" }, utc(f.startedAt)),
-        el("td", { class: "id" }, f.functionId),
-        el("td", { class: "error" }, f.errorMessage || "(no message)"),
-        el("td", { class: "id small" }, f.runId),
-      ),
-    ),
-  );
 }
 
 // --- sign-in and events ----------------------------------------------------------------------
@@ -419,19 +309,23 @@ function signIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("signin").hidden = true;
   $("filters").hidden = false;
-  load();
+  view.body = null;
+  sync(true);
 }
 
 function signOut({ keepBanner } = {}) {
   view.token = null;
+  view.body = null;
+  view.admin = null;
+  clearInterval(autoTimer);
   sessionStorage.removeItem(TOKEN_KEY);
   $("signin").hidden = false;
   $("filters").hidden = true;
   $("report").hidden = true;
+  $("runs-panel").hidden = true;
+  $("run-panel").hidden = true;
   $("signout").hidden = true;
   $("who").textContent = "";
-  $("user").value = "";
-  $("function").value = "";
   if (!keepBanner) {
     banner("", "");
     setState("signin");
@@ -448,39 +342,41 @@ function start() {
   });
   $("signout").addEventListener("click", () => signOut());
   $("range").addEventListener("change", () => {
-    const custom = $("range").value === "custom";
-    for (const node of document.querySelectorAll(".custom")) node.hidden = !custom;
-    if (custom && !$("start").value) {
-      $("end").value = isoDay(new Date());
-      $("start").value = isoDay(new Date(Date.now() - 6 * DAY_MS));
+    const range = $("range").value;
+    if (range === "custom") {
+      go({
+        range,
+        end: $("end").value || isoDay(new Date()),
+        start: $("start").value || isoDay(new Date(Date.now() - 6 * DAY_MS)),
+      });
+    } else {
+      go({ range });
     }
-    load();
   });
-  for (const id of ["start", "end", "function", "user"]) $(id).addEventListener("change", load);
-  $("refresh").addEventListener("click", load);
-  for (const th of $("functions").tHead.rows[0].cells) {
-    th.querySelector("button").addEventListener("click", () => {
-      const key = th.dataset.key;
-      const text = th.dataset.type === "text";
-      view.sort = view.sort.key === key
-        ? { key, dir: -view.sort.dir }
-        : { key, dir: text ? 1 : -1 };
-      if (view.body) renderFunctions();
-    });
-  }
-  let resizing = null;
-  window.addEventListener("resize", () => {
-    clearTimeout(resizing);
-    resizing = setTimeout(() => {
-      if (view.range && document.body.dataset.state === "loaded") renderCharts();
-    }, 150);
+  for (const id of ["start", "end"]) $(id).addEventListener("change", () => go({ [id]: $(id).value }));
+  $("function").addEventListener("change", () => go({ fn: $("function").value }));
+  $("user").addEventListener("change", () => go({ user: $("user").value.trim() }));
+  $("auto").addEventListener("change", () => go({ auto: $("auto").value }));
+  $("refresh").addEventListener("click", () => sync(true));
+  window.addEventListener("hashchange", () => sync(false));
+  document.addEventListener("click", (event) => {
+    // links between views (numbers, bars, runs) go through navigate() too
+    const link = event.target instanceof Element ? event.target.closest("a") : null;
+    const href = link ? link.getAttribute("href") || "" : "";
+    if (!href.startsWith("#") || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    navigate(href);
   });
+  startDrawing();
+  startRuns();
+  state = readHash();
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) {
     signIn(saved);
   } else {
+    sync(false);
     signOut();
   }
 }
 
-start();
+document.addEventListener("DOMContentLoaded", start);

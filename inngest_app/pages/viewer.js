@@ -1,11 +1,13 @@
 // The offline executor's run viewer: polls /viewer/api/state (every second while a run is
-// live), shows a chosen run's steps, and sends events through the executor's event API.
-// Everything from the executor is inserted as text, never as markup.
+// live) with the filters, pages past the first 100 events, and sends events through the
+// executor's event API. A chosen run (its steps, timeline, rerun/cancel) and invoking a
+// function: viewer-run.js. Everything from the executor is inserted as text, never as markup.
 "use strict";
 
 const LIVE_MS = 1000;
 const IDLE_MS = 4000;
-const view = { state: null, runId: null, run: null, timer: null, awaiting: null };
+const PAGE = 100;
+const view = { state: null, runId: null, run: null, timer: null, awaiting: null, pages: 1 };
 
 function $(id) {
   return document.getElementById(id);
@@ -59,11 +61,37 @@ async function getJSON(url) {
 
 // --- polling -------------------------------------------------------------------------------
 
+function filterQuery() {
+  const params = new URLSearchParams();
+  const fields = { function: "f-function", status: "f-status", event: "f-event", id: "f-id" };
+  for (const [name, id] of Object.entries(fields)) {
+    const value = $(id).value.trim();
+    if (value) params.set(name, value);
+  }
+  if ($("show-internal").checked) params.set("internal", "true");
+  params.set("limit", String(PAGE));
+  return params;
+}
+
+async function fetchState() {
+  // every page the user has opened, each after the previous one's last event
+  const query = filterQuery().toString();
+  const pages = [];
+  let before = null;
+  for (let i = 0; i < view.pages; i++) {
+    const page = await getJSON(`/viewer/api/state?${query}${before === null ? "" : `&before=${before}`}`);
+    pages.push(page);
+    before = page.nextBefore;
+    if (before === null) break;
+  }
+  return { ...pages[0], events: pages.flatMap((p) => p.events), nextBefore: before };
+}
+
 async function refresh() {
   clearTimeout(view.timer);
   let live = false;
   try {
-    const state = await getJSON("/viewer/api/state");
+    const state = await fetchState();
     view.state = state;
     live = state.live;
     banner("", "");
@@ -80,6 +108,7 @@ async function refresh() {
   $("live").textContent = live ? "runs live: refreshing every second" : "idle";
   $("live").classList.toggle("on", live);
   document.body.dataset.live = String(live);
+  document.body.dataset.loaded = "true";
   view.timer = setTimeout(refresh, live || view.awaiting ? LIVE_MS : IDLE_MS);
 }
 
@@ -95,6 +124,15 @@ function followSent(state) {
   }
 }
 
+function choices(select, ids, first) {
+  const chosen = select.value;
+  const all = new Set(ids);
+  if (chosen) all.add(chosen);
+  select.replaceChildren(...(first ? [el("option", { value: "" }, first)] : []),
+    ...[...all].sort().map((id) => el("option", { value: id }, id)));
+  select.value = chosen || (first ? "" : [...all].sort()[0] || "");
+}
+
 function renderState(state) {
   $("dev-command").textContent = state.executor.devServerCommand;
   $("key-field").hidden = !state.executor.eventKeyRequired;
@@ -107,11 +145,18 @@ function renderState(state) {
       el("li", {}, el("span", { class: "id" }, fn.id), el("span", { class: "muted" }, ` ← ${fn.triggers.join(", ") || "no trigger"}`)),
     ),
   );
-  const showInternal = $("show-internal").checked;
-  // a system event is shown anyway when it started runs (failure handlers, invokes)
-  const events = state.events.filter((e) => showInternal || !e.internal || e.runs.length);
-  $("no-events").hidden = events.length > 0;
-  $("events").replaceChildren(...events.map(renderEvent));
+  const ids = state.functions.map((fn) => fn.id);
+  choices($("f-function"), ids, "Any");
+  choices($("invoke-function"), ids, null);
+  const counts = Object.entries(state.counts || {}).sort();
+  $("counts").textContent = counts.length ? `Runs: ${counts.map(([k, n]) => `${n} ${k}`).join(" · ")}` : "";
+  const filtered = filterQuery().toString() !== `limit=${PAGE}`;
+  $("no-events").textContent = filtered ? "No event or run matches these filters." : "No event yet. Send one above, or from the app.";
+  $("no-events").hidden = state.events.length > 0;
+  homeRunPanel(); // out of the list before the list is redrawn
+  $("events").replaceChildren(...state.events.map(renderEvent));
+  $("older").hidden = state.nextBefore === null;
+  placeRunPanel();
 }
 
 function renderEvent(event) {
@@ -147,56 +192,8 @@ function select(runId, fromClick) {
   for (const button of document.querySelectorAll(".runs button")) {
     button.setAttribute("aria-current", String(button.dataset.run === runId));
   }
+  placeRunPanel();
   if (fromClick) refresh();
-}
-
-function renderRun(run) {
-  $("no-run").hidden = true;
-  $("run-detail").hidden = false;
-  $("run-detail").dataset.status = run.status;
-  $("run-function").textContent = run.functionId;
-  $("run-status").replaceWith(Object.assign(badge(run.status), { id: "run-status" }));
-  $("run-id").textContent = run.runId;
-  $("run-event").textContent = `${run.event.name} (${run.event.id})`;
-  $("run-attempts").textContent = `${run.attempts}${run.retries ? ` (${run.retries} retried call${run.retries === 1 ? "" : "s"})` : ""}`;
-  $("run-duration").textContent = run.done ? duration(run.durationMs) : `${duration(run.durationMs)} so far`;
-  $("run-started").textContent = clockTime(run.startedAt);
-  $("no-steps").hidden = run.steps.length > 0;
-  $("steps").replaceChildren(...run.steps.map(renderStep));
-  const result = $("run-result");
-  result.className = `result${run.status === "failed" ? " bad" : ""}`;
-  if (run.status === "completed") {
-    result.replaceChildren(el("h3", {}, "Output"), el("pre", { class: "output" }, json(run.output)));
-  } else if (run.error) {
-    result.replaceChildren(el("h3", {}, "Error"), errorBlock(run.error));
-  } else {
-    result.replaceChildren();
-  }
-}
-
-function errorBlock(error) {
-  // name and message up front; the rest (stack, code) folded away
-  const { name, message, stack, ...rest } = error || {};
-  const block = el("div", { class: "error-block" }, el("pre", { class: "bad" }, `${name || "Error"}: ${message || ""}`));
-  const more = Object.entries(rest).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
-  if (stack) more.push(String(stack));
-  if (more.length) {
-    block.append(el("details", {}, el("summary", {}, stack ? "stack" : "details"), el("pre", { class: "trace" }, more.join("\n"))));
-  }
-  return block;
-}
-
-function renderStep(step) {
-  const item = el(
-    "li",
-    { "data-step": step.name, class: step.ok ? "ok" : "bad" },
-    el("span", { class: "id" }, step.name),
-    " ",
-    el("span", { class: "kind" }, `${step.kind}${step.attempt > 1 ? ` · attempt ${step.attempt}` : ""}${step.pending ? " · pending" : ""}${step.note ? ` · ${step.note}` : ""}`),
-  );
-  if ("output" in step) item.append(el("pre", { class: "output" }, json(step.output)));
-  if (step.error) item.append(errorBlock(step.error));
-  return item;
 }
 
 // --- sending -------------------------------------------------------------------------------
@@ -247,10 +244,31 @@ async function send(event) {
 
 function start() {
   $("send").addEventListener("submit", send);
-  $("show-internal").addEventListener("change", () => view.state && renderState(view.state));
+  const again = () => {
+    view.pages = 1;
+    refresh();
+  };
+  $("show-internal").addEventListener("change", again);
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    again();
+  });
+  for (const id of ["f-function", "f-status"]) $(id).addEventListener("change", again);
+  let typing = null;
+  for (const id of ["f-event", "f-id"]) {
+    $(id).addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(again, 250);
+    });
+  }
+  $("older").addEventListener("click", () => {
+    view.pages += 1;
+    refresh();
+  });
+  startRun();
   const match = location.hash.match(/^#run=(.+)$/);
   if (match) view.runId = decodeURIComponent(match[1]);
   refresh();
 }
 
-start();
+document.addEventListener("DOMContentLoaded", start);

@@ -18,5 +18,5 @@ def routes(_: Services) -> list[BaseRoute]:
         "/monitoring",
         "dashboard.html",
         "/monitoring",
-        ["dashboard.js", "dashboard.css", "pages.css"],
+        ["dashboard.js", "dashboard-draw.js", "dashboard-runs.js", "dashboard.css", "pages.css"],
     )

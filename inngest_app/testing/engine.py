@@ -259,6 +259,32 @@ class Engine:
                 self._cancel(other, "singleton", "cancelled for a newer run")
         return self.start(fn_id, event, events=events)
 
+    def cancel_run(self, run_id: str) -> Run:
+        """Cancel an unfinished run as a cancel-on event would (`KeyError` if unknown; a
+        finished run is left as it is)."""
+        run = self._runs[run_id]
+        if not run.done:
+            self._finish(run, "cancelled", error=dict(CANCELLED_ERROR))
+            self._wake.set()
+        return run
+
+    def rerun(self, run_id: str) -> Run:
+        """A new run of the same function with the same event(s) (`KeyError` if unknown)."""
+        old = self._runs[run_id]
+        return self.start(old.function_id, old.event, events=old.events)
+
+    def invoke(self, function_id: str, data: dict[str, Any]) -> Run:
+        """Start `function_id` (composite or bare) with `data`, as `step.invoke` or the Dev
+        Server's Invoke button would: an `inngest/function.invoked` event."""
+        fn_id, now = self.registry.resolve(function_id), self.clock.now()
+        event = complete_event(
+            {"name": FUNCTION_INVOKED, "data": {**data, "_inngest": {"fn_id": fn_id}}},
+            now_ms=int(now * 1000),
+        )
+        self._seen[event["id"]] = now
+        self.events.append(event)
+        return self.start(fn_id, event)
+
     def _skip(
         self, fn_id: str, events: list[dict[str, Any]], reason: FlowReason, detail: str
     ) -> Run:
@@ -523,6 +549,7 @@ class Engine:
         url = calls.call_url(runtime_url, run.function_id, step_id)
         headers = calls.request_headers(body, self.signing_key)
         answer: calls.Answer | None = None
+        logged, sent_at = len(run.step_log), self.clock.now()
         try:
             answer = await calls.post(self._client(), url, body, headers, self.call_timeout_s)
         except httpx.RequestError as exc:  # unreachable, reset, timed out: retriable
@@ -539,6 +566,8 @@ class Engine:
             self._unit_failed(run, item, error)
         else:
             self._handle(run, item, answer)
+        for record in run.step_log[logged:]:  # the viewer's timeline
+            record.sent_at, record.answered_at = sent_at, self.clock.now()
         self._refresh(run)
 
     def _handle(self, run: Run, item: Pending | None, answer: calls.Answer) -> None:
@@ -727,6 +756,7 @@ class Engine:
         self._finish(run, "failed", error=dict(exc.error))
 
     def _memoize(self, run: Run, step_id: str, value: Any) -> None:
+        run.settled_at[step_id] = self.clock.now()
         run.steps[step_id] = value
         run.stack.append(step_id)
         run.pending.pop(step_id, None)

@@ -61,6 +61,9 @@ class StepRecord:
     op: str
     attempt: int
     error: dict[str, Any] | None = None
+    # the call that reported it: sent and answered (executor clock, unix seconds)
+    sent_at: float = 0.0
+    answered_at: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -128,6 +131,7 @@ class Run:
     start_deadline: float | None = None  # `timeouts.start`: cancelled if not called by then
     finish_deadline: float | None = None  # `timeouts.finish`: cancelled if not done by then
     singleton_key: str | None = None  # `singleton`: its key while it is unfinished
+    settled_at: dict[str, float] = field(default_factory=dict)  # step id -> when memoized
 
     @property
     def done(self) -> bool:
