@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 import json
 import random
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +15,11 @@ import httpx
 import inngest
 import jcs
 import pytest
-from inngest._internal import transforms, types
+from inngest._internal import server_lib, transforms, types
 from inngest._internal.step_lib.base import StepMemos
 from starlette.applications import Starlette
 
-from inngest_app import sdk_memos
+from inngest_app import sdk_json, sdk_memos
 from inngest_app.client import build_client
 from inngest_app.serve import inngest_routes
 from inngest_app.settings import Settings
@@ -74,7 +76,20 @@ def test_another_sdk_version_or_another_patched_function_fails_loudly() -> None:
     def pop(self: Any, hashed_id: str) -> Any:  # an upgrade that changed the method
         return self._memos.get(hashed_id)
 
-    for name in ("pop", "run", "from_raw", "canonicalize", "ExecutionV0.report_step"):
+    names = (
+        "pop",
+        "run",
+        "from_raw",
+        "values",
+        "canonicalize",
+        "ServerRequest.from_raw",
+        "ExecutionV0.report_step",
+        "StepBase._parse_step_id",
+        "StepIDCounter.increment",
+        "hash_step_id",
+        "Inngest._deserialize",
+    )
+    for name in names:
         with pytest.raises(sdk_memos.SdkPatchError, match=f"{name} is not the code"):
             sdk_memos.check_sdk("0.5.19", {name: pop})
 
@@ -270,3 +285,149 @@ async def test_runs_of_every_kind_of_step_are_the_same_patched_or_not(unpatched:
     output = expected[0]
     assert output[:5] == [1, 2, "ok", "caught for good", [3, 4]]
     assert output[5] is None and output[6:] == list(range(30))
+
+
+def _old_long_number(value: bytes) -> bool:
+    """The regex form `_long_number` replaced (reviewed in an earlier round)."""
+    for match in re.finditer(rb"[0-9]{16}", value):
+        at = match.start() - 1
+        while at >= 0 and value[at] in b" \t\r\n-":
+            at -= 1
+        if at < 0 or value[at] in b":[,":
+            return True
+    return False
+
+
+def test_the_long_number_check_answers_as_the_regex_it_replaced() -> None:
+    rng = random.Random(7)
+    pieces = [b"1", b"9", b"0" * 8, b"12345678", b'"', b":", b",", b"[", b" ", b"-", b"a", b"e"]
+    bodies = [b"".join(rng.choice(pieces) for _ in range(rng.randrange(40))) for _ in range(3000)]
+    bodies += [
+        b"1" * 16,
+        b"-" + b"1" * 20,
+        b"x" + b"1" * 40,
+        b'["' + b"1" * 32 + b'"]',
+        b": 1" + b"2" * 15,
+    ]
+    assert [sdk_json._long_number(b) for b in bodies] == [_old_long_number(b) for b in bodies]
+    assert any(sdk_json._long_number(b) for b in bodies) and not all(
+        sdk_json._long_number(b) for b in bodies
+    )
+    # a long run of digits inside a string is looked at once: linear, not quadratic
+    started = time.process_time()
+    assert not sdk_json._long_number(b'{"s":"x' + b"7" * 2_000_000 + b'"}')
+    assert time.process_time() - started < 1.0
+
+
+def _request_body(rng: random.Random, memos: int) -> bytes:
+    def value(depth: int) -> Any:
+        kind = rng.randrange(6 if depth < 3 else 3)
+        if kind == 0:
+            return rng.randrange(-(10**14), 10**14) if rng.random() < 0.3 else rng.randrange(-9, 99)
+        if kind == 1:
+            return rng.choice(["", "a", "page", "x y", "0e5", "1.5", "Z_"])
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind == 3:
+            return {rng.choice("abcz") + str(i): value(depth + 1) for i in range(rng.randrange(4))}
+        return [value(depth + 1) for _ in range(rng.randrange(4))]
+
+    steps = {
+        hashlib.sha1(f"s-{i}".encode()).hexdigest(): rng.choice(  # noqa: S324
+            [{"data": value(0)}, {"error": {"name": "E", "message": "m"}}, None, value(0)]
+        )
+        for i in range(memos)
+    }
+    event = {"name": "t/e", "data": {"k": value(0)}, "id": "e", "ts": rng.randrange(10**12)}
+    if rng.random() < 0.2:
+        event["data"] = None
+    return step_call(event, run_id=f"r{rng.randrange(99)}", steps=steps)
+
+
+def _through_adapter(body: bytes) -> tuple[Any, Any]:
+    """What the adapter, then the SDK's signature check and request parse, make of a body."""
+    parsed = sdk_json.load_request_body(body)
+    try:
+        canonical = transforms.canonicalize(body)
+        request = server_lib.ServerRequest.from_raw(body)
+    finally:
+        sdk_json.forget_request_body()
+    return (parsed, canonical, request), _dump(request)
+
+
+def _dump(request: Any) -> Any:
+    if isinstance(request, Exception):
+        return type(request).__name__, str(request)
+    return type(request), request.model_dump(), request.model_fields_set
+
+
+HOSTILE_BODIES = [
+    b'{"ctx": 1}',
+    b'{"ctx":{"attempt":"0"}}',
+    b"[1,2]",
+    b'{"event":{"name":"a"},"steps":{},"use_api":false,"ctx":{"attempt":true,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{"stack":null}}}',
+    b'{"event":{"name":"a"},"steps":{"x":1.5},"use_api":false,"ctx":{"attempt":1,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b'{"event":{"name":"a","ts":12345678901234567},"steps":{},"use_api":false,"ctx":{"attempt":1,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b'{"a": NaN}',
+    b'{"a":1,"a":2}',
+    b"[" * 300 + b"]" * 300,
+    b"{not json",
+]
+
+
+def test_a_kept_body_parses_and_canonicalizes_as_the_sdk_parses_it(unpatched: None) -> None:
+    rng = random.Random(11)
+    bodies = [_request_body(rng, rng.choice([0, 1, 3, 20])) for _ in range(200)]
+    bodies += [b for b in HOSTILE_BODIES if b != b"{not json"]
+    expected = []
+    for body in bodies:
+        request = server_lib.ServerRequest.from_raw(body)
+        expected.append((transforms.canonicalize(body), _dump(request)))
+    sdk_memos.patch_step_memos()
+    got = []
+    for body in bodies:
+        (parsed, canonical, _), dumped = _through_adapter(body)
+        assert parsed == json.loads(body)
+        got.append((canonical, dumped))
+    for (canonical, dumped), (want_canonical, want_dumped) in zip(got, expected, strict=True):
+        if isinstance(want_canonical, Exception):
+            assert isinstance(canonical, Exception)
+        else:
+            assert canonical == want_canonical
+        assert dumped == want_dumped
+    assert sum(isinstance(d[0], type) for _, d in got) > 200  # most bodies are valid requests
+
+
+def test_the_kept_parse_is_handed_to_the_sdk_once_and_only_for_its_own_body() -> None:
+    sdk_memos.patch_step_memos()
+    body = _request_body(random.Random(3), 2)
+    parsed = sdk_json.load_request_body(body)
+    try:
+        other = body.replace(b'"run_id":"r', b'"run_id":"q', 1)
+        assert server_lib.ServerRequest.from_raw(other).ctx.run_id.startswith("q")  # type: ignore[union-attr]
+        first = server_lib.ServerRequest.from_raw(body)
+        second = server_lib.ServerRequest.from_raw(body)  # parsed anew: the first owns the kept one
+        assert first == second and first is not second
+        assert first.steps is parsed["steps"] or first.steps == parsed["steps"]  # type: ignore[union-attr,index,call-overload]
+        assert second.steps is not parsed["steps"]  # type: ignore[union-attr,index,call-overload]
+    finally:
+        sdk_json.forget_request_body()
+    assert sdk_json._BODY.get() is None
+
+
+async def test_the_adapter_forgets_the_kept_body_after_each_request() -> None:
+    client = build_client(Settings(inngest_dev=True))
+    assert sdk_memos.is_patched()
+    body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps={})
+    transport = httpx.ASGITransport(app=_app(client, 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.post(
+            f"/api/inngest?fnId={client.app_id}-steps&stepId=step",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+        )
+        assert response.status_code == 206
+        assert sdk_json._BODY.get() is None
