@@ -31,7 +31,7 @@ from inngest_app.testing.signing import cloud_headers, step_call
 
 SIGNING_KEY = "signkey-prod-" + "d4" * 32
 MEMOS = (0, 100, 200, 500)
-ROUNDS = 5
+ROUNDS = 7
 CALLS = 40
 FN = "steps"
 

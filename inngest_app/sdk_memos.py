@@ -9,16 +9,17 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
    is parsed by the SDK's own code when `pop` or `values` asks for it (`values` keeps them
    parsed, as middleware may change them in place); a replayed success never needs parsing.
 3. `Step.run` builds a pydantic `StepInfo`, two futures and a context manager even for a step it
-   only replays. Patched: a memoized success (not an error, not a nested step) is returned
-   straight from the memo (x of `{"data": x}`), with exactly the bookkeeping `report_step`
-   does for it (the step id counter, the memo removed, `before_execution` once the last memo
-   is used); anything else goes through the SDK's own `run`.
-4. `transforms.canonicalize` (JSON canonicalisation before the signature check) runs the
-   pure-Python `jcs` encoder over the whole body. Patched: when the body has no float, no
-   number of 16 digits or more and no non-ASCII or escaped character (so key order, numbers and
-   strings are written alike by RFC 8785 and by `json.dumps(sort_keys=True)`), the standard
-   library gives the identical bytes; otherwise `jcs` as before. The signature check itself
-   is untouched.
+   only replays, and hashes its id with SHA-1 on every call. Patched: a memoized success (not an
+   error, not a nested step) is returned straight from the memo (x of `{"data": x}`), with
+   exactly the bookkeeping `_parse_step_id` and `report_step` do for it (the step id counter,
+   under its lock; the memo removed; `before_execution` once the last memo is used; the
+   client's deserializer); the hashed id is remembered (a run replays the same ids on every
+   call; at most 16,384 kept); anything else goes through the SDK's own `run`.
+4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
+   pure-Python RFC 8785 encoder over the whole body, before the signature check) and
+   `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: a plain-JSON body is parsed
+   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic from that
+   parse; any other body takes the SDK's own code. The signature check itself is untouched.
 
 `inngest_app.client.build_client` applies them, over the exact code they replace only: another
 SDK version, or any patched function whose source differs from the reviewed one, raises
