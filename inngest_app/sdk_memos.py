@@ -40,7 +40,7 @@ from inngest._internal import transforms, types
 from inngest._internal.client_lib import Inngest
 from inngest._internal.execution_lib import models as execution_models
 from inngest._internal.execution_lib.v0 import ExecutionV0
-from inngest._internal.server_lib import ServerRequest
+from inngest._internal.server_lib import Event, ServerRequest, execution_request
 from inngest._internal.step_lib.base import Output, StepBase, StepIDCounter, StepMemos
 from inngest._internal.step_lib.step_async import Step
 
@@ -201,6 +201,21 @@ _MIRRORED = {
         Inngest._deserialize,
         "09777321545ffb681692692d6938cdf590fad4df5b16ced0bd55fdbe23661c5e",
     ),
+    # The models `sdk_json.request_from_raw` validates from a parse instead of from JSON: only
+    # JSON's own types, validated alike in both modes (re-review if a field changes)
+    "ServerRequest": (
+        ServerRequest,
+        "5490068655b29518f8b74f0fc4af2847614597268fae686cea3efd1df405c74b",
+    ),
+    "ServerRequestCtx": (
+        execution_request.ServerRequestCtx,
+        "748029bb24b956079533d771493d28b21ebbda5eb9607a366e8067e53c8ba59e",
+    ),
+    "ServerRequestCtxStack": (
+        execution_request.ServerRequestCtxStack,
+        "1a9fcbdc4aba9649a4de7e8485f55954a84e1527493cc87898c1352ebe547c71",
+    ),
+    "Event": (Event, "a1b952c2c93a21452cc34e035064216865e6f46cc286ebfa6cfaa596d163fd3e"),
 }
 # The SDK's own attributes, as found on each owner (a classmethod as the descriptor itself)
 _ORIGINAL: dict[str, Any] = {
