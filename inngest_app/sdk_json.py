@@ -8,14 +8,15 @@ Per signed step call the SDK 0.5.19 (and our adapter) read the whole body, memos
    `jcs` encoder (RFC 8785);
 3. `ServerRequest.from_raw`: pydantic's `model_validate_json`.
 
-When a body is *plain JSON* (ASCII, no escaped character, no float, NaN or Infinity, no number
-of 16 digits or more), `json.loads` and pydantic's JSON parser give the same Python values, and
-RFC 8785 writes them as `orjson` does with sorted keys (ASCII keys sort alike by UTF-16 code
-unit and by byte; integers under 16 digits and unescaped ASCII strings are written alike). For
-such a body the adapter's parse (`load_request_body`) is kept for the rest of the request, in a
-context variable, and reused read-only by `canonicalize`, then handed once to `from_raw`, which
-validates it as a Python object and forgets it (the function owns it from there). Any other
-body, a body that is not the kept one, a tree `orjson` refuses (nesting past 255) and a request
+When a body is *plain JSON* (ASCII, no escaped character, no float, NaN or Infinity),
+`json.loads` and pydantic's JSON parser give the same Python values, and RFC 8785 writes them
+as `orjson` does with sorted keys, as long as every integer is within +-(2^53 - 1), which
+`orjson` checks while writing (ASCII keys sort alike by UTF-16 code unit and by byte; such
+integers and unescaped ASCII strings are written alike). For such a body the adapter's parse
+(`load_request_body`) is kept for the rest of the request, in a context variable, and reused
+read-only by `canonicalize`, then handed once to `from_raw`, which validates it as a Python
+object and forgets it (the function owns it from there). Any other body, a body that is not the
+kept one, a tree `orjson` refuses to write (a larger integer, nesting past 255) and a request
 the fast validation refuses take the SDK's own code, so answers and errors are the SDK's. The
 signature check is untouched: it is computed over the same canonical bytes.
 """
@@ -23,7 +24,6 @@ signature check is untouched: it is computed over the same canonical bytes.
 from __future__ import annotations
 
 import json
-import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,13 +37,9 @@ SDK_REQUEST_FROM_RAW: Any = (
     ServerRequest.__dict__.get("from_raw") or types.BaseModel.__dict__["from_raw"]
 )
 
-# A number of 16 digits or more may be an integer past 2^53, which RFC 8785 writes as a double
-# would be (16 digits in a string, as in a hex hash, are no number: see `_long_number`)
-_TO_ZERO = bytes.maketrans(b"123456789", b"0" * 9)
-_SIXTEEN = b"0" * 16
-_NOT_ZERO = re.compile(rb"[^0]")
-_BEFORE_NUMBER = frozenset(b":[,")
-_SPACE_OR_MINUS = frozenset(b" \t\r\n-")
+# RFC 8785 writes a number as a double would be: an integer past 2^53 - 1 may change, so
+# `orjson` refuses those (OPT_STRICT_INTEGER) and the SDK's own encoder writes the body
+_SORTED_SAFE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _MISSING: Any = object()
 _BODY: ContextVar[tuple[bytes, object] | None] = ContextVar("inngest_app_body", default=None)
 
@@ -56,29 +52,10 @@ def _refuse(_: str) -> Any:
     raise _Fallback
 
 
-def _long_number(value: bytes) -> bool:
-    """Whether a run of 16 digits may be a number: it starts the body, or follows `:`, `[` or
-    `,` (spaces and a minus sign between); inside a string that is merely a fallback. Linear:
-    each run of digits is looked at once, from its start."""
-    digits = value.translate(_TO_ZERO)
-    at = digits.find(_SIXTEEN)
-    while at >= 0:  # `at` starts a run: the search starts at 0 or past the previous run
-        before = at - 1
-        while before >= 0 and value[before] in _SPACE_OR_MINUS:
-            before -= 1
-        if before < 0 or value[before] in _BEFORE_NUMBER:
-            return True
-        end = _NOT_ZERO.search(digits, at + 16)
-        if end is None:
-            return False
-        at = digits.find(_SIXTEEN, end.start())
-    return False
-
-
 def _plain(value: bytes) -> object:
     """The body parsed, if it is plain JSON; `_MISSING` if it is not (`ValueError` if it is no
     JSON at all)."""
-    if not value.isascii() or b"\\" in value or _long_number(value):
+    if not value.isascii() or b"\\" in value:
         return _MISSING
     try:
         return json.loads(value, parse_float=_refuse, parse_constant=_refuse)
@@ -112,8 +89,8 @@ def _kept(value: bytes, *, take: bool) -> object:
 
 def _sorted_json(parsed: object) -> bytes | None:
     try:
-        return orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # nesting past orjson's limit
+        return orjson.dumps(parsed, option=_SORTED_SAFE)
+    except orjson.JSONEncodeError:  # an integer past 2^53 - 1, nesting past orjson's limit
         return None
 
 
