@@ -115,26 +115,29 @@ async def _run(
     if type(execution) is ExecutionV0 and not _IN_STEP.get():
         counter = self._step_id_counter
         counts = counter._counts
-        count = counts.get(step_id, 0) + 1
-        pre_hashed = step_id if count == 1 else f"{step_id}:{count - 1}"
-        hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
         memos: dict[str, Any] = execution._memos._memos
-        value = memos.get(hashed, _MISSING)
-        if type(value) is dict and len(value) == 1 and "data" in value:
-            data = value["data"]
-        elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
-            data = value.data
-        else:
-            return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
-        with counter._mutex:  # as `StepIDCounter.increment`
-            counts[step_id] = count
-        del memos[hashed]
-        if not memos:  # as `report_step`: all code from here on is new
-            await execution._middleware.before_execution()
-        client = self._client
-        if client._serializer is None or output_type is types.EmptySentinel:
-            return data  # as `client._deserialize`
-        return client._deserialize(data, output_type)
+        found = True
+        with counter._mutex:  # as `StepIDCounter.increment`: the count read and written under it
+            count = counts.get(step_id, 0) + 1
+            pre_hashed = step_id if count == 1 else f"{step_id}:{count - 1}"
+            hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
+            value = memos.get(hashed, _MISSING)
+            if type(value) is dict and len(value) == 1 and "data" in value:
+                data = value["data"]
+            elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
+                data = value.data
+            else:
+                found = False
+            if found:
+                counts[step_id] = count
+                del memos[hashed]
+        if found:
+            if not memos:  # as `report_step`: all code from here on is new
+                await execution._middleware.before_execution()
+            client = self._client
+            if client._serializer is None or output_type is types.EmptySentinel:
+                return data  # as `client._deserialize`
+            return client._deserialize(data, output_type)
     return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
 
 

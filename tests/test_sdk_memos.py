@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import inngest
 import jcs
+import pydantic
 import pytest
 from inngest._internal import server_lib, transforms, types
 from inngest._internal.step_lib.base import StepMemos
@@ -426,3 +427,63 @@ def test_freezing_the_startup_heap_takes_it_out_of_full_collections() -> None:
         assert len(gc.get_objects(generation=2)) < 1_000  # what a full pass still walks
     finally:
         gc.unfreeze()
+
+
+class _Page(pydantic.BaseModel):
+    n: int
+    rows: list[str]
+
+
+def _typed_app(client: inngest.Inngest) -> Starlette:
+    @client.create_function(fn_id="typed", trigger=inngest.TriggerEvent(event="t/typed"))
+    async def typed(ctx: inngest.Context) -> list[Any]:
+        async def page(n: int) -> _Page:
+            return _Page(n=n, rows=[f"r{n}"])
+
+        async def plain(n: int) -> int:
+            return n
+
+        seen: list[Any] = []
+        for i in range(4):  # one id, reused: "p", "p:1", "p:2", "p:3"
+            got = await ctx.step.run("p", page, i, output_type=_Page)
+            seen.append([type(got).__name__, got.model_dump()])
+            seen.append(await ctx.step.run("plain", plain, i))  # no output_type: as memoized
+        return seen
+
+    return Starlette(routes=inngest_routes(client, [typed]))
+
+
+async def _typed_call(client: inngest.Inngest, memoized: int) -> tuple[int, Any]:
+    ids = [f"{name}:{i}" if i else name for i in range(4) for name in ("p", "plain")]
+    values = [v for i in range(4) for v in ({"n": i, "rows": [f"r{i}"]}, i)]
+    memos = {
+        hashlib.sha1(step_id.encode()).hexdigest(): {"data": value}  # noqa: S324
+        for step_id, value in list(zip(ids, values, strict=True))[:memoized]
+    }
+    body = step_call({"name": "t/typed", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
+    transport = httpx.ASGITransport(app=_typed_app(client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.post(
+            f"/api/inngest?fnId={client.app_id}-typed&stepId=step",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+        )
+    return response.status_code, json.loads(response.content)
+
+
+async def test_replayed_steps_with_reused_ids_and_a_serializer_answer_as_the_sdks(
+    unpatched: None,
+) -> None:
+    def client() -> inngest.Inngest:
+        return inngest.Inngest(
+            app_id="inngest-app", is_production=False, serializer=inngest.PydanticSerializer()
+        )
+
+    expected = [await _typed_call(client(), n) for n in (0, 3, 5, 8)]
+    sdk_memos.patch_step_memos()
+    got = [await _typed_call(client(), n) for n in (0, 3, 5, 8)]
+    assert got == expected
+    status, [op] = got[2]
+    assert status == 206 and op["displayName"] == "plain" and op["data"] == 2
+    pages = [[["_Page", {"n": i, "rows": [f"r{i}"]}], i] for i in range(4)]
+    assert got[3] == (200, [x for pair in pages for x in pair])  # every step replayed, typed
