@@ -2,11 +2,13 @@
 default slice of a query run).
 
 Through the app's own pieces: a cloud-mode client from `inngest_app.client.build_client` (which
-patches the SDK's `StepMemos.pop`, see `inngest_app/sdk_memos.py`) served by
+applies the SDK patches of `inngest_app/sdk_memos.py` and `sdk_json.py`) served by
 `inngest_app.serve.inngest_routes`, over ASGI in this process (no sockets: the figure is the
-adapter's and the SDK's cost). Each call is freshly signed, replays n memoized steps and runs
-step n+1 (206 StepRun). The baseline is the same app with the SDK's own `pop` put back, measured
-in alternating rounds in the same run; the ratio of interest is cost(500) / cost(0), target <= 3.
+adapter's and the SDK's cost), the start-up heap frozen as `inngest_app.main` freezes it. Each
+call is freshly signed, replays n memoized steps and runs step n+1 (206 StepRun). The baseline
+is the same app with the SDK's own functions put back, measured in alternating rounds in the
+same run. Wall and CPU time (this process's) are both reported: on a shared machine CPU time
+moves less. The ratio of interest is cost(500) / cost(0), target <= 3.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from starlette.applications import Starlette
 
 from inngest_app import sdk_memos
 from inngest_app.client import build_client
+from inngest_app.heap import freeze_startup_heap
 from inngest_app.serve import inngest_routes
 from inngest_app.settings import Settings
 from inngest_app.testing.signing import cloud_headers, step_call
 
 SIGNING_KEY = "signkey-prod-" + "d4" * 32
 MEMOS = (0, 100, 200, 500)
-ROUNDS = 5
+ROUNDS = 7
 CALLS = 40
 FN = "steps"
 
@@ -69,8 +72,10 @@ def _body(memoized: int) -> bytes:
     return step_call(event, run_id="run-1", steps=memos)
 
 
-async def _per_call_ms(http: httpx.AsyncClient, fn_id: str, body: bytes) -> float:
-    started = time.perf_counter()
+async def _per_call_ms(http: httpx.AsyncClient, fn_id: str, body: bytes) -> tuple[float, float]:
+    """(wall, CPU) ms per call over CALLS calls (CPU time: this process's, less exposed than
+    wall time to what else the machine runs)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(CALLS):
         headers = cloud_headers(body, SIGNING_KEY, int(time.time()))
         response = await http.post(
@@ -78,14 +83,16 @@ async def _per_call_ms(http: httpx.AsyncClient, fn_id: str, body: bytes) -> floa
         )
         if response.status_code != 206:
             raise RuntimeError(f"unexpected {response.status_code}: {response.text[:300]}")
-    return (time.perf_counter() - started) * 1000 / CALLS
+    wall = (time.perf_counter() - started) * 1000 / CALLS
+    return wall, (time.process_time() - cpu_started) * 1000 / CALLS
 
 
 async def measure() -> dict[str, Any]:
-    """Median ms per call at each memo count, patched and with the SDK's own `pop`."""
+    """Median ms per call at each memo count, patched and with the SDK's own functions."""
     app, fn_id = _app()
+    freeze_startup_heap()  # as `inngest_app.main` does once the app is built
     bodies = {n: _body(n) for n in MEMOS}
-    samples: dict[str, dict[int, list[float]]] = {"patched": {}, "sdk": {}}
+    samples: dict[str, dict[int, list[tuple[float, float]]]] = {"patched": {}, "sdk": {}}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         for n in MEMOS:  # warm-up
@@ -100,16 +107,24 @@ async def measure() -> dict[str, Any]:
                     ms = await _per_call_ms(http, fn_id, bodies[n])
                     samples[variant].setdefault(n, []).append(ms)
     sdk_memos.patch_step_memos()
-    medians = {v: {n: statistics.median(s) for n, s in d.items()} for v, d in samples.items()}
-    return {
-        "ms_per_signed_call": {
+    report: dict[str, Any] = {}
+    for clock, name in ((0, "wall"), (1, "cpu")):
+        medians = {
+            v: {n: statistics.median(x[clock] for x in s) for n, s in d.items()}
+            for v, d in samples.items()
+        }
+        report[f"{name}_ms_per_signed_call"] = {
             v: {str(n): round(ms, 2) for n, ms in m.items()} for v, m in medians.items()
-        },
-        "ratio_500_over_0": {v: round(m[500] / m[0], 2) for v, m in medians.items()},
-        "ratio_200_over_0": {v: round(m[200] / m[0], 2) for v, m in medians.items()},
-        "speedup_at_500": round(medians["sdk"][500] / medians["patched"][500], 1),
-        "target": "patched ratio_500_over_0 <= 3",
-    }
+        }
+        report[f"{name}_ratio_500_over_0"] = {
+            v: round(m[500] / m[0], 2) for v, m in medians.items()
+        }
+        report[f"{name}_ratio_200_over_0"] = {
+            v: round(m[200] / m[0], 2) for v, m in medians.items()
+        }
+        report[f"{name}_speedup_at_500"] = round(medians["sdk"][500] / medians["patched"][500], 1)
+    report["target"] = "patched ratio_500_over_0 <= 3"
+    return report
 
 
 def main() -> None:

@@ -40,8 +40,9 @@ def build_client(
 ) -> inngest.Inngest:
     """An Inngest client in dev or cloud mode, keys and origins taken from `settings`.
 
-    It also patches the SDK's `StepMemos.pop` (`sdk_memos.py`): without it each call costs
-    O(memoized steps²); an SDK other than the reviewed one fails here, at start-up."""
+    It also patches the SDK's replay of memoized steps and its reading of a request body
+    (`sdk_memos.py`, `sdk_json.py`): without them each call costs O(memoized steps²) and parses
+    the body three times; an SDK other than the reviewed one fails here, at start-up."""
     patch_step_memos()
     signing_key = _secret(settings.inngest_signing_key)
     client = inngest.Inngest(

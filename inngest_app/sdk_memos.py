@@ -9,16 +9,17 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
    is parsed by the SDK's own code when `pop` or `values` asks for it (`values` keeps them
    parsed, as middleware may change them in place); a replayed success never needs parsing.
 3. `Step.run` builds a pydantic `StepInfo`, two futures and a context manager even for a step it
-   only replays. Patched: a memoized success (not an error, not a nested step) is returned
-   straight from the memo (x of `{"data": x}`), with exactly the bookkeeping `report_step`
-   does for it (the step id counter, the memo removed, `before_execution` once the last memo
-   is used); anything else goes through the SDK's own `run`.
-4. `transforms.canonicalize` (JSON canonicalisation before the signature check) runs the
-   pure-Python `jcs` encoder over the whole body. Patched: when the body has no float, no
-   number of 16 digits or more and no non-ASCII or escaped character (so key order, numbers and
-   strings are written alike by RFC 8785 and by `json.dumps(sort_keys=True)`), the standard
-   library gives the identical bytes; otherwise `jcs` as before. The signature check itself
-   is untouched.
+   only replays, and hashes its id with SHA-1 on every call. Patched: a memoized success (not an
+   error, not a nested step) is returned straight from the memo (x of `{"data": x}`), with
+   exactly the bookkeeping `_parse_step_id` and `report_step` do for it (the step id counter,
+   under its lock; the memo removed; `before_execution` once the last memo is used; the
+   client's deserializer); the hashed id is remembered (a run replays the same ids on every
+   call; at most 16,384 kept); anything else goes through the SDK's own `run`.
+4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
+   pure-Python RFC 8785 encoder over the whole body, before the signature check) and
+   `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: a plain-JSON body is parsed
+   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic from that
+   parse; any other body takes the SDK's own code. The signature check itself is untouched.
 
 `inngest_app.client.build_client` applies them, over the exact code they replace only: another
 SDK version, or any patched function whose source differs from the reviewed one, raises
@@ -30,25 +31,25 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
-import json
-import re
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from inngest._internal import transforms, types
+from inngest._internal.client_lib import Inngest
 from inngest._internal.execution_lib import models as execution_models
 from inngest._internal.execution_lib.v0 import ExecutionV0
-from inngest._internal.step_lib.base import Output, StepMemos
+from inngest._internal.server_lib import Event, ServerRequest, execution_request
+from inngest._internal.step_lib.base import Output, StepBase, StepIDCounter, StepMemos
 from inngest._internal.step_lib.step_async import Step
 
+from inngest_app import sdk_json
+from inngest_app.sdk_json import fast_canonical
+
+__all__ = ["SdkPatchError", "check_sdk", "fast_canonical", "patch_step_memos"]
+
 PATCHED_VERSIONS = frozenset({"0.5.19"})
-# A number of 16 digits or more may be an integer past 2^53, which RFC 8785 writes as a double
-# would be (16 digits in a string, as in a hex hash, are no number: see `_long_number`)
-_LONG_DIGITS = re.compile(rb"[0-9]{16}")
-_BEFORE_NUMBER = frozenset(b":[,")
-_SPACE_OR_MINUS = frozenset(b" \t\r\n-")
 _MISSING = object()
 
 
@@ -84,13 +85,21 @@ def _values(self: StepMemos) -> Iterator[Output]:
     return iter(self._memos.values())
 
 
-def _success(value: object) -> tuple[bool, object]:
-    """(True, data) for a memo that is a plain success, `{"data": x}` as received or parsed."""
-    if type(value) is dict:
-        return (True, value["data"]) if len(value) == 1 and "data" in value else (False, None)
-    if isinstance(value, Output) and value.error is None:
-        return value.data is not types.empty_sentinel, value.data
-    return False, None
+_IN_STEP = execution_models._in_step
+_EMPTY = types.empty_sentinel
+_SDK_RUN = Step.run
+_HASHES: dict[str, str] = {}
+_HASHES_MAX = 16_384
+
+
+def _hashed(pre_hashed: str) -> str:
+    """`transforms.hash_step_id`, remembered: a run replays the same step ids on every call."""
+    hashed = _HASHES.get(pre_hashed)
+    if hashed is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        hashed = _HASHES[pre_hashed] = transforms.hash_step_id(pre_hashed)
+    return hashed
 
 
 async def _run(
@@ -100,58 +109,36 @@ async def _run(
     *handler_args: Any,
     output_type: object = types.EmptySentinel,
 ) -> Any:
-    """`Step.run`, answering a memoized success straight from its memo."""
+    """`Step.run`, answering a memoized success (`{"data": x}` as received, or an `Output`
+    without error) straight from its memo."""
     execution = self._execution
-    if type(execution) is ExecutionV0 and not execution_models._in_step.get():
+    if type(execution) is ExecutionV0 and not _IN_STEP.get():
         counter = self._step_id_counter
-        count = counter._counts.get(step_id, 0) + 1
-        hashed = transforms.hash_step_id(step_id if count == 1 else f"{step_id}:{count - 1}")
-        memos: dict[str, object] = execution._memos._memos  # type: ignore[assignment]
-        found, data = _success(memos.get(hashed, _MISSING))
+        counts = counter._counts
+        memos: dict[str, Any] = execution._memos._memos
+        found = True
+        with counter._mutex:  # as `StepIDCounter.increment`: the count read and written under it
+            count = counts.get(step_id, 0) + 1
+            pre_hashed = step_id if count == 1 else f"{step_id}:{count - 1}"
+            hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
+            value = memos.get(hashed, _MISSING)
+            if type(value) is dict and len(value) == 1 and "data" in value:
+                data = value["data"]
+            elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
+                data = value.data
+            else:
+                found = False
+            if found:
+                counts[step_id] = count
+                del memos[hashed]
         if found:
-            counter.increment(step_id)
-            del memos[hashed]
             if not memos:  # as `report_step`: all code from here on is new
                 await execution._middleware.before_execution()
-            return self._client._deserialize(data, output_type)
-    return await _ORIGINAL["run"](self, step_id, handler, *handler_args, output_type=output_type)
-
-
-class _Fallback(Exception):
-    pass
-
-
-def _refuse(_: str) -> Any:
-    raise _Fallback
-
-
-def _long_number(value: bytes) -> bool:
-    """Whether a run of 16 digits may be a number: it starts the body, or follows `:`, `[` or
-    `,` (spaces and a minus sign between); inside a string that is merely a fallback."""
-    for match in _LONG_DIGITS.finditer(value):
-        at = match.start() - 1
-        while at >= 0 and value[at] in _SPACE_OR_MINUS:
-            at -= 1
-        if at < 0 or value[at] in _BEFORE_NUMBER:
-            return True
-    return False
-
-
-def fast_canonical(value: bytes) -> bytes | None:
-    """RFC 8785 form of a JSON body when the standard library gives it exactly, else None."""
-    if not value.isascii() or b"\\" in value or _long_number(value):
-        return None
-    try:
-        loaded = json.loads(value, parse_float=_refuse, parse_constant=_refuse)
-    except (_Fallback, ValueError):
-        return None
-    return json.dumps(loaded, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _canonicalize(value: bytes) -> types.MaybeError[bytes]:
-    """`transforms.canonicalize`, through the standard library when that is exact."""
-    fast = fast_canonical(value) if value else None
-    return fast if fast is not None else _ORIGINAL["canonicalize"](value)
+            client = self._client
+            if client._serializer is None or output_type is types.EmptySentinel:
+                return data  # as `client._deserialize`
+            return client._deserialize(data, output_type)
+    return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
 
 
 @dataclass(frozen=True)
@@ -184,8 +171,15 @@ _PATCHES = {
     "canonicalize": _Patch(
         transforms,
         "canonicalize",
-        _canonicalize,
+        sdk_json.canonicalize,
         "7a8f17c723d51d4225de65cfc24c60ff9ab5e0866f8a9c5e8c2ded3afe174d82",
+    ),
+    # `ServerRequest` inherits `types.BaseModel.from_raw`: the patch shadows it on the subclass
+    "ServerRequest.from_raw": _Patch(
+        ServerRequest,
+        "from_raw",
+        classmethod(sdk_json.request_from_raw),
+        "cced9ad49cd0bdaf1d9287245514a50ae396423c79b791be89bf2794abaa70f2",
     ),
 }
 # What `run`'s fast path mirrors: if `report_step` changes, the patch must be reviewed again.
@@ -193,12 +187,48 @@ _MIRRORED = {
     "ExecutionV0.report_step": (
         ExecutionV0.report_step,
         "508101b313a15c8a4ed09026952a0ff00165483fd62039ba7a8ebc83e17e5d4d",
-    )
+    ),
+    "StepBase._parse_step_id": (
+        StepBase._parse_step_id,
+        "9892995f64a4ca5b17203fb9abea1a30de3e0da00077a1960ee25b06d3bb88db",
+    ),
+    "StepIDCounter.increment": (
+        StepIDCounter.increment,
+        "7bd72fff093db3f98cc3db10c130a3555eff91ed79cae74edae2af9608549f2d",
+    ),
+    "hash_step_id": (
+        transforms.hash_step_id,
+        "ea4856463dfd6419e0db661022b216a1829df56bb9bd74d7d80a8d8f5474c6f2",
+    ),
+    "Inngest._deserialize": (
+        Inngest._deserialize,
+        "09777321545ffb681692692d6938cdf590fad4df5b16ced0bd55fdbe23661c5e",
+    ),
+    # The models `sdk_json.request_from_raw` validates from a parse instead of from JSON: only
+    # JSON's own types, validated alike in both modes (re-review if a field changes)
+    "ServerRequest": (
+        ServerRequest,
+        "5490068655b29518f8b74f0fc4af2847614597268fae686cea3efd1df405c74b",
+    ),
+    "ServerRequestCtx": (
+        execution_request.ServerRequestCtx,
+        "748029bb24b956079533d771493d28b21ebbda5eb9607a366e8067e53c8ba59e",
+    ),
+    "ServerRequestCtxStack": (
+        execution_request.ServerRequestCtxStack,
+        "1a9fcbdc4aba9649a4de7e8485f55954a84e1527493cc87898c1352ebe547c71",
+    ),
+    "Event": (Event, "a1b952c2c93a21452cc34e035064216865e6f46cc286ebfa6cfaa596d163fd3e"),
 }
+# The SDK's own attributes, as found on each owner (a classmethod as the descriptor itself)
 _ORIGINAL: dict[str, Any] = {
     key: inspect.getattr_static(p.owner, p.name) for key, p in _PATCHES.items()
 }
-_ORIGINAL = {k: (v.__func__ if k == "from_raw" else v) for k, v in _ORIGINAL.items()}
+_INHERITED = {key for key, p in _PATCHES.items() if p.name not in vars(p.owner)}
+
+
+def _function(original: Any) -> Any:
+    return original.__func__ if isinstance(original, classmethod) else original
 
 
 def source_digest(function: object) -> str:
@@ -217,7 +247,7 @@ def check_sdk(version: str | None = None, originals: dict[str, Any] | None = Non
             f"{sorted(PATCHED_VERSIONS)} only: check whether {version} still has the per-memo "
             "costs it removes, then update PATCHED_VERSIONS and the digests (or drop the patch)"
         )
-    reviewed = {key: (_ORIGINAL[key], p.sha256) for key, p in _PATCHES.items()}
+    reviewed = {key: (_function(_ORIGINAL[key]), p.sha256) for key, p in _PATCHES.items()}
     reviewed.update(_MIRRORED)
     for key, (function, expected) in reviewed.items():
         function = (originals or {}).get(key, function)
@@ -241,8 +271,11 @@ def patch_step_memos() -> None:
 def unpatch_step_memos() -> None:
     """Put the SDK's own functions back (for the benchmark's baseline and the tests)."""
     for key, patch in _PATCHES.items():
-        original = _ORIGINAL[key]
-        setattr(patch.owner, patch.name, classmethod(original) if key == "from_raw" else original)
+        if key in _INHERITED:
+            if patch.name in vars(patch.owner):
+                delattr(patch.owner, patch.name)
+        else:
+            setattr(patch.owner, patch.name, _ORIGINAL[key])
 
 
 def is_patched() -> bool:

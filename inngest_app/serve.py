@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from inngest_app import sdk_json
+
 FRAMEWORK = server_lib.Framework.FAST_API  # the closest framework the SDK's enum knows
 DEFAULT_MAX_SIGNATURE_AGE_S = 300
 
@@ -59,6 +61,12 @@ def inngest_routes(
     known_ids = _function_ids(client, functions)
 
     async def endpoint(request: Request) -> Response:
+        try:
+            return await _endpoint(request)
+        finally:
+            sdk_json.forget_request_body()  # the parse `_refuse_post` kept for the SDK
+
+    async def _endpoint(request: Request) -> Response:
         headers = dict(request.headers.items())
         if cloud:
             signed = _SIGNATURE_HEADER in headers
@@ -216,7 +224,7 @@ def _refuse_post(
     if fn_id not in known_ids:
         return error_response(404, "function_not_found", f"function {fn_id} not found")
     try:
-        parsed = json.loads(body)
+        parsed = sdk_json.load_request_body(body)  # kept for the SDK: read once, not thrice
     except ValueError:
         return error_response(400, "body_invalid", "request body is not valid JSON")
     if not isinstance(parsed, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import random
@@ -12,12 +13,13 @@ from typing import Any
 import httpx
 import inngest
 import jcs
+import pydantic
 import pytest
-from inngest._internal import transforms, types
+from inngest._internal import server_lib, transforms, types
 from inngest._internal.step_lib.base import StepMemos
 from starlette.applications import Starlette
 
-from inngest_app import sdk_memos
+from inngest_app import heap, sdk_json, sdk_memos
 from inngest_app.client import build_client
 from inngest_app.serve import inngest_routes
 from inngest_app.settings import Settings
@@ -74,7 +76,24 @@ def test_another_sdk_version_or_another_patched_function_fails_loudly() -> None:
     def pop(self: Any, hashed_id: str) -> Any:  # an upgrade that changed the method
         return self._memos.get(hashed_id)
 
-    for name in ("pop", "run", "from_raw", "canonicalize", "ExecutionV0.report_step"):
+    names = (
+        "pop",
+        "run",
+        "from_raw",
+        "values",
+        "canonicalize",
+        "ServerRequest.from_raw",
+        "ExecutionV0.report_step",
+        "StepBase._parse_step_id",
+        "StepIDCounter.increment",
+        "hash_step_id",
+        "Inngest._deserialize",
+        "ServerRequest",
+        "ServerRequestCtx",
+        "ServerRequestCtxStack",
+        "Event",
+    )
+    for name in names:
         with pytest.raises(sdk_memos.SdkPatchError, match=f"{name} is not the code"):
             sdk_memos.check_sdk("0.5.19", {name: pop})
 
@@ -270,3 +289,201 @@ async def test_runs_of_every_kind_of_step_are_the_same_patched_or_not(unpatched:
     output = expected[0]
     assert output[:5] == [1, 2, "ok", "caught for good", [3, 4]]
     assert output[5] is None and output[6:] == list(range(30))
+
+
+def test_integers_past_2_53_take_the_sdks_encoder_and_others_the_fast_one() -> None:
+    safe = 2**53 - 1
+    for n in (safe, -safe, 10**15, 0):
+        body = json.dumps({"n": n, "h": "1234567890123456789"}).encode()
+        assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body)), n
+    for n in (safe + 1, -safe - 1, 10**16, 99999999999999999, 2**64, 10**30):
+        body = json.dumps({"n": [n]}).encode()
+        assert sdk_memos.fast_canonical(body) is None, n
+        assert transforms.canonicalize(body) == jcs.canonicalize(json.loads(body))
+
+
+def _request_body(rng: random.Random, memos: int) -> bytes:
+    def value(depth: int) -> Any:
+        kind = rng.randrange(6 if depth < 3 else 3)
+        if kind == 0:
+            return rng.randrange(-(10**14), 10**14) if rng.random() < 0.3 else rng.randrange(-9, 99)
+        if kind == 1:
+            return rng.choice(["", "a", "page", "x y", "0e5", "1.5", "Z_"])
+        if kind == 2:
+            return rng.choice([True, False, None])
+        if kind == 3:
+            return {rng.choice("abcz") + str(i): value(depth + 1) for i in range(rng.randrange(4))}
+        return [value(depth + 1) for _ in range(rng.randrange(4))]
+
+    steps = {
+        hashlib.sha1(f"s-{i}".encode()).hexdigest(): rng.choice(  # noqa: S324
+            [{"data": value(0)}, {"error": {"name": "E", "message": "m"}}, None, value(0)]
+        )
+        for i in range(memos)
+    }
+    event = {"name": "t/e", "data": {"k": value(0)}, "id": "e", "ts": rng.randrange(10**12)}
+    if rng.random() < 0.2:
+        event["data"] = None
+    return step_call(event, run_id=f"r{rng.randrange(99)}", steps=steps)
+
+
+def _through_adapter(body: bytes) -> tuple[Any, Any]:
+    """What the adapter, then the SDK's signature check and request parse, make of a body."""
+    parsed = sdk_json.load_request_body(body)
+    try:
+        canonical = transforms.canonicalize(body)
+        request = server_lib.ServerRequest.from_raw(body)
+    finally:
+        sdk_json.forget_request_body()
+    return (parsed, canonical, request), _dump(request)
+
+
+def _dump(request: Any) -> Any:
+    if isinstance(request, Exception):
+        return type(request).__name__, str(request)
+    return type(request), request.model_dump(), request.model_fields_set
+
+
+HOSTILE_BODIES = [
+    b'{"ctx": 1}',
+    b'{"ctx":{"attempt":"0"}}',
+    b"[1,2]",
+    b'{"event":{"name":"a"},"steps":{},"use_api":false,"ctx":{"attempt":true,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{"stack":null}}}',
+    b'{"event":{"name":"a"},"steps":{"x":1.5},"use_api":false,"ctx":{"attempt":1,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b'{"event":{"name":"a","ts":12345678901234567},"steps":{},"use_api":false,"ctx":{"attempt":1,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b'{"a": NaN}',
+    b'{"a":1,"a":2}',
+    b'{"event":{"name":"a","ts":1,"data":{"big":123456789012345678901234567890}},"steps":'
+    b'{"x":{"data":-99999999999999999999}},"use_api":false,"ctx":{"attempt":1,'
+    b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b"[" * 300 + b"]" * 300,
+    b"{not json",
+]
+
+
+def test_a_kept_body_parses_and_canonicalizes_as_the_sdk_parses_it(unpatched: None) -> None:
+    rng = random.Random(11)
+    bodies = [_request_body(rng, rng.choice([0, 1, 3, 20])) for _ in range(200)]
+    bodies += [b for b in HOSTILE_BODIES if b != b"{not json"]
+    expected = []
+    for body in bodies:
+        request = server_lib.ServerRequest.from_raw(body)
+        expected.append((transforms.canonicalize(body), _dump(request)))
+    sdk_memos.patch_step_memos()
+    got = []
+    for body in bodies:
+        (parsed, canonical, _), dumped = _through_adapter(body)
+        assert parsed == json.loads(body)
+        got.append((canonical, dumped))
+    for (canonical, dumped), (want_canonical, want_dumped) in zip(got, expected, strict=True):
+        if isinstance(want_canonical, Exception):
+            assert isinstance(canonical, Exception)
+        else:
+            assert canonical == want_canonical
+        assert dumped == want_dumped
+    assert sum(isinstance(d[0], type) for _, d in got) > 200  # most bodies are valid requests
+
+
+def test_the_kept_parse_is_handed_to_the_sdk_once_and_only_for_its_own_body() -> None:
+    sdk_memos.patch_step_memos()
+    body = _request_body(random.Random(3), 2)
+    parsed = sdk_json.load_request_body(body)
+    try:
+        other = body.replace(b'"run_id":"r', b'"run_id":"q', 1)
+        assert server_lib.ServerRequest.from_raw(other).ctx.run_id.startswith("q")  # type: ignore[union-attr]
+        first = server_lib.ServerRequest.from_raw(body)
+        second = server_lib.ServerRequest.from_raw(body)  # parsed anew: the first owns the kept one
+        assert first == second and first is not second
+        assert first.steps is parsed["steps"] or first.steps == parsed["steps"]  # type: ignore[union-attr,index,call-overload]
+        assert second.steps is not parsed["steps"]  # type: ignore[union-attr,index,call-overload]
+    finally:
+        sdk_json.forget_request_body()
+    assert sdk_json._BODY.get() is None
+
+
+async def test_the_adapter_forgets_the_kept_body_after_each_request() -> None:
+    client = build_client(Settings(inngest_dev=True))
+    assert sdk_memos.is_patched()
+    body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps={})
+    transport = httpx.ASGITransport(app=_app(client, 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.post(
+            f"/api/inngest?fnId={client.app_id}-steps&stepId=step",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+        )
+        assert response.status_code == 206
+        assert sdk_json._BODY.get() is None
+
+
+def test_freezing_the_startup_heap_takes_it_out_of_full_collections() -> None:
+    assert gc.get_freeze_count() == 0
+    try:
+        frozen = heap.freeze_startup_heap()
+        assert frozen == gc.get_freeze_count() > 10_000  # modules, schemas, the SDK: the process
+        assert len(gc.get_objects(generation=2)) < 1_000  # what a full pass still walks
+    finally:
+        gc.unfreeze()
+
+
+class _Page(pydantic.BaseModel):
+    n: int
+    rows: list[str]
+
+
+def _typed_app(client: inngest.Inngest) -> Starlette:
+    @client.create_function(fn_id="typed", trigger=inngest.TriggerEvent(event="t/typed"))
+    async def typed(ctx: inngest.Context) -> list[Any]:
+        async def page(n: int) -> _Page:
+            return _Page(n=n, rows=[f"r{n}"])
+
+        async def plain(n: int) -> int:
+            return n
+
+        seen: list[Any] = []
+        for i in range(4):  # one id, reused: "p", "p:1", "p:2", "p:3"
+            got = await ctx.step.run("p", page, i, output_type=_Page)
+            seen.append([type(got).__name__, got.model_dump()])
+            seen.append(await ctx.step.run("plain", plain, i))  # no output_type: as memoized
+        return seen
+
+    return Starlette(routes=inngest_routes(client, [typed]))
+
+
+async def _typed_call(client: inngest.Inngest, memoized: int) -> tuple[int, Any]:
+    ids = [f"{name}:{i}" if i else name for i in range(4) for name in ("p", "plain")]
+    values = [v for i in range(4) for v in ({"n": i, "rows": [f"r{i}"]}, i)]
+    memos = {
+        hashlib.sha1(step_id.encode()).hexdigest(): {"data": value}  # noqa: S324
+        for step_id, value in list(zip(ids, values, strict=True))[:memoized]
+    }
+    body = step_call({"name": "t/typed", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
+    transport = httpx.ASGITransport(app=_typed_app(client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.post(
+            f"/api/inngest?fnId={client.app_id}-typed&stepId=step",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+        )
+    return response.status_code, json.loads(response.content)
+
+
+async def test_replayed_steps_with_reused_ids_and_a_serializer_answer_as_the_sdks(
+    unpatched: None,
+) -> None:
+    def client() -> inngest.Inngest:
+        return inngest.Inngest(
+            app_id="inngest-app", is_production=False, serializer=inngest.PydanticSerializer()
+        )
+
+    expected = [await _typed_call(client(), n) for n in (0, 3, 5, 8)]
+    sdk_memos.patch_step_memos()
+    got = [await _typed_call(client(), n) for n in (0, 3, 5, 8)]
+    assert got == expected
+    status, [op] = got[2]
+    assert status == 206 and op["displayName"] == "plain" and op["data"] == 2
+    pages = [[["_Page", {"n": i, "rows": [f"r{i}"]}], i] for i in range(4)]
+    assert got[3] == (200, [x for pair in pages for x in pair])  # every step replayed, typed

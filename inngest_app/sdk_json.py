@@ -1,0 +1,124 @@
+"""The JSON side of the SDK patches (`sdk_memos.py` applies and guards them): a request body is
+parsed once, where it would otherwise be parsed three times, and canonicalised in C.
+
+Per signed step call the SDK 0.5.19 (and our adapter) read the whole body, memos included:
+
+1. the adapter's check that the body is a JSON object (`serve._refuse_post`, `json.loads`);
+2. `transforms.canonicalize` before the signature check: `json.loads`, then the pure-Python
+   `jcs` encoder (RFC 8785);
+3. `ServerRequest.from_raw`: pydantic's `model_validate_json`.
+
+When a body is *plain JSON* (ASCII, no escaped character, no float, NaN or Infinity),
+`json.loads` and pydantic's JSON parser give the same Python values, and RFC 8785 writes them
+as `orjson` does with sorted keys, as long as every integer is within +-(2^53 - 1), which
+`orjson` checks while writing (ASCII keys sort alike by UTF-16 code unit and by byte; such
+integers and unescaped ASCII strings are written alike). For such a body the adapter's parse
+(`load_request_body`) is kept for the rest of the request, in a context variable, and reused
+read-only by `canonicalize`, then handed once to `from_raw`, which validates it as a Python
+object and forgets it (the function owns it from there). Any other body, a body that is not the
+kept one, a tree `orjson` refuses to write (a larger integer, nesting past 255) and a request
+the fast validation refuses take the SDK's own code, so answers and errors are the SDK's. The
+signature check is untouched: it is computed over the same canonical bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from inngest._internal import transforms, types
+from inngest._internal.server_lib import ServerRequest
+
+# The SDK's own functions, as imported (before any patch)
+SDK_CANONICALIZE = transforms.canonicalize
+SDK_REQUEST_FROM_RAW: Any = (
+    ServerRequest.__dict__.get("from_raw") or types.BaseModel.__dict__["from_raw"]
+)
+
+# RFC 8785 writes a number as a double would be: an integer past 2^53 - 1 may change, so
+# `orjson` refuses those (OPT_STRICT_INTEGER) and the SDK's own encoder writes the body
+_SORTED_SAFE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_MISSING: Any = object()
+_BODY: ContextVar[tuple[bytes, object] | None] = ContextVar("inngest_app_body", default=None)
+
+
+class _Fallback(Exception):
+    pass
+
+
+def _refuse(_: str) -> Any:
+    raise _Fallback
+
+
+def _plain(value: bytes) -> object:
+    """The body parsed, if it is plain JSON; `_MISSING` if it is not (`ValueError` if it is no
+    JSON at all)."""
+    if not value.isascii() or b"\\" in value:
+        return _MISSING
+    try:
+        return json.loads(value, parse_float=_refuse, parse_constant=_refuse)
+    except _Fallback:
+        return _MISSING
+
+
+def load_request_body(body: bytes) -> object:
+    """`json.loads(body)` (`ValueError` if it is no JSON), kept for this request's signature
+    check and request model when the body is plain JSON. Read it, never change it."""
+    parsed = _plain(body)
+    if parsed is _MISSING:
+        return json.loads(body)
+    _BODY.set((body, parsed))
+    return parsed
+
+
+def forget_request_body() -> None:
+    """Drop the kept parse (the adapter does once the SDK has answered)."""
+    _BODY.set(None)
+
+
+def _kept(value: bytes, *, take: bool) -> object:
+    kept = _BODY.get()
+    if kept is None or not (kept[0] is value or kept[0] == value):
+        return _MISSING
+    if take:
+        _BODY.set(None)
+    return kept[1]
+
+
+def _sorted_json(parsed: object) -> bytes | None:
+    try:
+        return orjson.dumps(parsed, option=_SORTED_SAFE)
+    except orjson.JSONEncodeError:  # an integer past 2^53 - 1, nesting past orjson's limit
+        return None
+
+
+def fast_canonical(value: bytes) -> bytes | None:
+    """RFC 8785 form of a JSON body when it is plain JSON (exact there), else None."""
+    parsed = _kept(value, take=False)
+    if parsed is _MISSING:
+        try:
+            parsed = _plain(value)
+        except ValueError:
+            return None
+    return None if parsed is _MISSING else _sorted_json(parsed)
+
+
+def canonicalize(value: bytes) -> types.MaybeError[bytes]:
+    """`transforms.canonicalize`, in C for plain JSON."""
+    fast = fast_canonical(value) if value else None
+    return fast if fast is not None else SDK_CANONICALIZE(value)
+
+
+def request_from_raw(cls: type[ServerRequest], raw: object) -> ServerRequest | Exception:
+    """`ServerRequest.from_raw`, validating the kept parse of a plain body (once)."""
+    if isinstance(raw, bytes):
+        parsed = _kept(raw, take=True)
+        if parsed is not _MISSING:
+            try:
+                return cls.model_validate(parsed)
+            except Exception:  # noqa: S110 - the SDK's own parse gives the SDK's own error
+                pass
+    result: ServerRequest | Exception = SDK_REQUEST_FROM_RAW.__func__(cls, raw)
+    return result
