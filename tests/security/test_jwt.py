@@ -151,3 +151,22 @@ async def test_audience_and_roles_are_settable(start_live: LiveFactory, jwks: Jw
         assert (await live.api.get(STATS, headers=bearer(good))).status_code == 200
         default_aud = jwks.es256()
         assert (await live.api.get(STATS, headers=bearer(default_aud))).status_code == 401
+
+
+async def test_subs_must_be_uuids_when_the_project_says_so(
+    start_live: LiveFactory, jwks: Jwks
+) -> None:
+    """Supabase's subs are UUIDs: with `SUPABASE_JWT_UUID_SUBS=1` nothing else is a user."""
+    user = "0b6d7c8e-3f4a-4b5c-9d6e-7f8091a2b3c4"
+    async with start_live(
+        **query_settings(), supabase_url=jwks.url, supabase_jwt_uuid_subs=True
+    ) as live:
+        for sub in ("user-1", "", "0b6d7c8e3f4a4b5c9d6e7f8091a2b3c4x", user.upper() + " "):
+            run = await live.api.post(
+                "/api/queries/run", json=config(), headers=bearer(jwks.es256(sub=sub))
+            )
+            assert run.status_code == 401, (sub, run.text)
+            assert run.json()["field"] == "Authorization"
+        assert await live.pool.fetchval("select count(*) from queries") == 0
+        stats = await live.api.get(STATS, headers=bearer(jwks.es256(sub=user)))
+        assert stats.status_code == 200, stats.text
