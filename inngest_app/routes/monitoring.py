@@ -9,50 +9,51 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from inngest_app.auth import AuthError, authenticate
+from inngest_app.auth import Caller
+from inngest_app.inputs import Line
 from inngest_app.monitoring.stats import (
+    PARAMETERS,
     StatsParameterError,
     parse_stats_query,
     run_stats,
     scope_for,
 )
 from inngest_app.repos.executions import ExecutionsRepo
+from inngest_app.routes.api import Operation, api_route, public_route
 from inngest_app.serve import error_response
 from inngest_app.services import Services
-from inngest_app.store import StoreError
 
 logger = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+Param = Annotated[Line, StringConstraints(max_length=255)]
 
 
 def routes(services: Services) -> list[BaseRoute]:
     """The stats route, and the metrics route when monitoring is on."""
 
-    async def stats(request: Request) -> Response:
+    async def stats(request: Request, caller: Caller) -> Response:
         now = dt.datetime.now(dt.UTC)
         try:
-            caller = await authenticate(request, services.settings)
             query = scope_for(caller, parse_stats_query(request.query_params, now=now))
-            body = await run_stats(
-                ExecutionsRepo(services.transport),
-                services.settings,
-                query,
-                admin=caller.is_admin,
-                now=now,
-            )
-        except AuthError as exc:
-            code = "unauthorized" if exc.status == 401 else "forbidden"
-            return error_response(exc.status, code, str(exc))
         except StatsParameterError as exc:
-            return error_response(400, "invalid_parameter", str(exc))
-        except StoreError as exc:
-            logger.warning("stats unavailable: %s", exc)
-            return error_response(503, "store_unavailable", "storage is unavailable")
+            field = str(exc).split(":", 1)[0]
+            return error_response(
+                400, "invalid_parameter", str(exc), field=field if field in PARAMETERS else None
+            )
+        body = await run_stats(
+            ExecutionsRepo(services.transport),
+            services.settings,
+            query,
+            admin=caller.is_admin,
+            now=now,
+        )
         return JSONResponse(body)
 
     async def metrics(request: Request) -> Response:
@@ -68,7 +69,36 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(404, "not_found", "monitoring is disabled")
         return Response(recorder.metrics.render(), media_type=PROMETHEUS_TEXT)
 
+    tag = "monitoring"
     return [
-        Route("/api/inngest/monitoring", stats, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        api_route(
+            services,
+            "GET",
+            "/api/inngest/monitoring",
+            stats,
+            Operation("Runs, steps, durations, cost and quota", tag, query=StatsParams),
+        ),
+        public_route(
+            "GET",
+            "/metrics",
+            metrics,
+            Operation(
+                "Prometheus metrics",
+                tag,
+                auth=False,
+                media_type=PROMETHEUS_TEXT,
+                errors={401: "METRICS_TOKEN required", 404: "monitoring is disabled"},
+            ),
+        ),
     ]
+
+
+class StatsParams(BaseModel):
+    """The query of `GET /api/inngest/monitoring` (dates: ISO 8601 dates or times, UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    startDate: Param | None = None  # noqa: N815 (the API's camelCase)
+    endDate: Param | None = None  # noqa: N815
+    functionId: Param | None = None  # noqa: N815
+    userId: Param | None = None  # noqa: N815
