@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from inngest_app.routes import (
     dev,
+    docs,
     github,
     health,
     monitoring,
@@ -30,4 +31,5 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *skills.routes(services),
         *dev.routes(services),
         *pages.routes(services),
+        *docs.routes(services),
     ]
