@@ -1,4 +1,4 @@
-"""Issue 22: hostile input on every route is a 4xx JSON `{"error","code","field"}` and writes nothing.
+"""Issue 22: hostile input on every route is a 4xx `{"error","code","field"}` and writes nothing.
 
 Each cause the hostile client found is driven through HTTP against the real app and Postgres.
 """

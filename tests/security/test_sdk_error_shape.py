@@ -51,7 +51,8 @@ async def test_cloud_refusals_are_in_the_error_shape(cloud: Settings) -> None:
     async with in_process(create_app(cloud)) as client:
         cases: list[tuple[str, str, bytes, dict[str, str]]] = [
             ("POST", PING, _call(), _signed(_call(), WRONG)),
-            ("PUT", "/api/inngest", b"{}", {**_signed(b"{}", WRONG), "X-Inngest-Sync-Kind": "in_band"}),
+            ("PUT", "/api/inngest", b"{}",
+             {**_signed(b"{}", WRONG), "X-Inngest-Sync-Kind": "in_band"}),
             ("GET", "/api/inngest", b"", _signed(b"", WRONG)),
             ("PUT", "/api/inngest", b"{}", {**_signed(b"{}"), "X-Inngest-Sync-Kind": "in_band"}),
             ("POST", PING, b"{}", _signed(b"{}")),
