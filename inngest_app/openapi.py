@@ -116,8 +116,8 @@ def _operation(route: ApiRoute, refs: Refs, schemas: dict[str, Any]) -> dict[str
     if op.auth:
         statuses |= {401, 403, 503}
         doc["security"] = [{"bearer": []}]
-    if op.params is not None:
-        statuses.add(op.params_status)
+    if op.params is not None:  # a malformed path, or one that names nothing (yet)
+        statuses |= {op.params_status, 404}
     if op.body is not None:
         statuses.add(413)
     for status in sorted(statuses):

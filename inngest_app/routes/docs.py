@@ -78,7 +78,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 tag,
                 auth=False,
                 params=AssetPath,
-                media_type="text/plain",
+                media_type="text/*",
             ),
         ),
     ]
