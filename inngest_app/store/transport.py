@@ -182,7 +182,8 @@ class PostgresTransport:
                 retriable=False,
                 sqlstate=sqlstate,
                 input_fault=input_sqlstate(sqlstate),
-                field=getattr(exc, "column_name", None),
+                # the column a RAISE names, or the argument asyncpg could not encode
+                field=getattr(exc, "column_name", None) or _argument(str(exc), names),
                 reason=str(getattr(exc, "message", "") or exc),
             ) from exc
         except asyncpg.InterfaceError as exc:
