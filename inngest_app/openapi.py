@@ -107,6 +107,8 @@ def _operation(route: ApiRoute, refs: Refs, schemas: dict[str, Any]) -> dict[str
         ok_schema = (
             refs[(op.response, "serialization")] if op.response is not None else {"type": "object"}
         )
+    elif op.media_type == "text/event-stream":
+        ok_schema = {}  # events, each with its own JSON data
     else:
         ok_schema = {"type": "string"}
     responses: dict[str, Any] = {

@@ -11,7 +11,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from inngest_app import __version__
-from inngest_app.openapi import openapi_document
 from inngest_app.pages import CONTENT_TYPES, SECURITY_HEADERS, asset
 from inngest_app.routes.api import Operation, path_of, public_route
 from inngest_app.services import Services
@@ -46,6 +45,8 @@ def routes(services: Services) -> list[BaseRoute]:
     async def spec(request: Request) -> Response:
         document = getattr(request.app.state, "openapi", None)
         if document is None:
+            from inngest_app.openapi import openapi_document  # it imports the routes
+
             document = openapi_document(request.app.routes, title=title, version=__version__)
             request.app.state.openapi = document
         return JSONResponse(document)

@@ -24,7 +24,9 @@ REQUEST_TABLES = (
 
 
 @contextlib.contextmanager
-def live_in_thread(start_live: LiveFactory, **settings: Any) -> Iterator[Live]:
+def live_in_thread(
+    start_live: LiveFactory, **settings: Any
+) -> Iterator[tuple[Live, asyncio.AbstractEventLoop]]:
     """The app and the test executor, running in their own event loop, for a synchronous client
     (schemathesis calls with `requests`). Stopped on exit, the test failed or not."""
     ready = threading.Event()
@@ -47,7 +49,7 @@ def live_in_thread(start_live: LiveFactory, **settings: Any) -> Iterator[Live]:
     try:
         if not ready.wait(120) or "error" in box:
             raise RuntimeError(f"the app did not start: {box.get('error')!r}")
-        yield box["live"]
+        yield box["live"], box["loop"]
     finally:
         if "loop" in box:
             box["loop"].call_soon_threadsafe(box["stop"].set)

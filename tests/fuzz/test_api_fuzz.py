@@ -10,9 +10,11 @@ case count and the failures are printed at the end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +36,10 @@ from schemathesis.specs.openapi.checks import (
 from inngest_app.stripe.signature import sign
 from tests.fuzz.support import Rows, live_in_thread
 from tests.harness import LiveFactory
-from tests.queries.support import JWT_SECRET, query_settings
-from tests.skills.support import skill_settings
+from tests.queries.support import JWT_SECRET, config, query_settings
+from tests.skills.support import ANTHROPIC_URL, message_ok, skill_settings
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 ADMIN_KEY = "admin-key-0123456789"
 STRIPE_SECRET = "whsec_fuzz_0123456789"
 CHECKS = [
@@ -55,9 +57,36 @@ def _user_token(sub: str = "fuzz-user") -> str:
     return "Bearer " + jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
+# mostly the owner of the seeded rows, so requests get past auth to the handlers
 CREDENTIALS = st.sampled_from(
-    [_user_token(), f"Bearer {ADMIN_KEY}", None, "Bearer not-a-token", _user_token("other")]
+    [_user_token()] * 5
+    + [f"Bearer {ADMIN_KEY}", None, "Bearer not-a-token", _user_token("other")]
 )
+
+
+def _seed(base_url: str, live: Any, loop: asyncio.AbstractEventLoop) -> dict[str, str]:
+    """Rows the path parameters can name: a workspace with a member, a query, a skill run and
+    its output, a tracked repository (created through the API, as a user would)."""
+    user = {"Authorization": _user_token()}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(f"{base_url}{path}", json=body, headers=user, timeout=30)
+        assert response.status_code < 300, (path, response.text)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
+    workspace = post("/api/workspaces", {"name": "Fuzz"})["id"]
+    post(f"/api/workspaces/{workspace}/repositories/acme/app", {"isPriority": True})
+    query = post("/api/queries/run", config())["id"]
+    run = post("/api/runs", {"skillName": "marketing-brief", "message": "Seed"})["runId"]
+    post("/api/repositories", {"owner": "acme", "name": "app"})
+    asyncio.run_coroutine_threadsafe(live.executor.run_until_idle(), loop).result(120)
+    output = requests.get(f"{base_url}/api/runs/{run}", headers=user, timeout=30).json()
+    ids = {"workspace_id": workspace, "query_id": query, "run_id": run}
+    if output.get("outputId"):
+        ids["output_id"] = output["outputId"]
+    return ids
 
 
 @pytest.mark.timeout(1800)
@@ -71,8 +100,10 @@ def test_no_operation_answers_a_5xx_or_off_contract(
         "stripe_webhook_secret": STRIPE_SECRET,
     }
     cases: list[int] = [0]
+    statuses: Counter[str] = Counter()
     failures: list[str] = []
-    with live_in_thread(start_live, **overrides) as live:
+    with live_in_thread(start_live, **overrides) as (live, loop):
+        seeded = _seed(live.app_url, live, loop)
         document = requests.get(f"{live.app_url}/api/openapi.json", timeout=30).json()
         schema = schemathesis.openapi.from_dict(document)
         rows = Rows(database_url)
@@ -83,12 +114,15 @@ def test_no_operation_answers_a_5xx_or_off_contract(
                 if SKIPPED_TAGS & set(operation.definition.raw.get("tags", [])):
                     continue
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    _fuzz(operation, mode, live.app_url, session, rows, cases, failures)
+                    _fuzz(operation, mode, live.app_url, session, rows, cases, failures, statuses,
+                          seeded)  # fmt: skip
         finally:
             rows.close()
             session.close()
     print(f"\nfuzz: {cases[0]} cases over {len(operations)} operations, "
           f"{len(failures)} failures")  # fmt: skip
+    for line in sorted(statuses):
+        print(f"  {line}: {statuses[line]}")
     assert not failures, "\n".join(sorted(set(failures))[:40])
 
 
@@ -108,8 +142,19 @@ def _fuzz(
     rows: Rows,
     cases: list[int],
     failures: list[str],
+    statuses: Counter[str],
+    seeded: dict[str, str],
 ) -> None:
     webhook = operation.path == "/api/stripe/webhook"
+    names = {p.name for p in operation.path_parameters}
+    known = {name: value for name, value in seeded.items() if name in names}
+    if operation.path.endswith("/stream"):
+        known = {}  # a resumed query's stream lasts until the query ends: random ids only
+    if {"owner", "name"} <= names:
+        known |= {"owner": "acme", "name": "app"}
+    strategy = operation.as_strategy(generation_mode=mode)
+    if known:  # half the cases name the seeded rows, so handlers past the lookup run too
+        strategy = strategy | operation.as_strategy(generation_mode=mode, path_parameters=known)
 
     @settings(
         max_examples=EXAMPLES,
@@ -118,7 +163,7 @@ def _fuzz(
         suppress_health_check=list(HealthCheck),
         derandomize=os.environ.get("FUZZ_SEED") is None,
     )
-    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    @given(case=strategy, data=st.data())
     def run(case: Any, data: st.DataObject) -> None:
         headers: dict[str, str] = {}
         credential = data.draw(CREDENTIALS)
@@ -134,6 +179,7 @@ def _fuzz(
         before = rows.counts()
         response = case.call(base_url=base_url, session=session, headers=headers, **kwargs)
         cases[0] += 1
+        statuses[f"{case.method} {operation.path} {response.status_code}"] += 1
         where = f"{mode.value} {case.method} {case.formatted_path} -> {response.status_code}"
         try:
             case.validate_response(response, checks=CHECKS)
@@ -141,7 +187,9 @@ def _fuzz(
             titles = [line.strip() for line in str(exc).splitlines() if line.startswith("- ")]
             failures.append(f"{where}: {'; '.join(titles) or str(exc)[:300]}")
             return
-        if 400 <= response.status_code < 500:
+        if response.status_code >= 500:
+            failures.append(f"{where}: a server error: {response.text[:200]}")
+        elif 400 <= response.status_code < 500:
             body = response.json()
             if set(body) < {"error", "code", "field"}:
                 failures.append(f"{where}: not the error shape: {body}")
