@@ -7,17 +7,15 @@ their own queries (anyone else's is a 404, so ids leak nothing).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
@@ -25,7 +23,6 @@ from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import Caller
-from inngest_app.inputs import QueryInt, UserId, refuse_null
 from inngest_app.outbound import OutboundRefused, check_headers, check_url
 from inngest_app.queries.config import HttpJsonSource, QueryConfig
 from inngest_app.queries.credentials import CredentialRefused, authorize
@@ -40,63 +37,21 @@ from inngest_app.routes.api import (
     path_of,
     query_of,
 )
+from inngest_app.routes.query_models import (
+    QueryPath,
+    QueryView,
+    ResultsPage,
+    ResultsQuery,
+    RunQuery,
+)
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
 logger = logging.getLogger(__name__)
 STREAM_POLL_S = 0.5
 STREAM_MAX_S = 3600.0
-RESULTS_MAX_LIMIT = 1000
 
 Handler = Callable[[Request, Caller, QueriesRepo], Awaitable[Response]]
-
-
-class RunQuery(QueryConfig):
-    """Body of `POST /api/queries/run`: a query config, and (admins only) whose query it is."""
-
-    user_id: UserId | None = Field(None, alias="userId")
-
-    _not_null = field_validator("user_id", mode="before")(refuse_null)
-
-
-class QueryPath(BaseModel):
-    """`{query_id}` of `/api/queries/{query_id}/...`."""
-
-    query_id: uuid.UUID
-
-
-class ResultsQuery(BaseModel):
-    """The query of `GET /api/queries/{id}/results`: keyset pages of rows."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: QueryInt = Field(100, ge=1, le=RESULTS_MAX_LIMIT)
-    after: QueryInt | None = None
-
-
-class QueryView(BaseModel):
-    """A query, as the API shows it (`present`)."""
-
-    id: uuid.UUID
-    userId: str  # noqa: N815 (the API's camelCase)
-    status: str
-    pagesCompleted: int  # noqa: N815
-    rowsInserted: int  # noqa: N815
-    maxPages: int  # noqa: N815
-    maxRows: int  # noqa: N815
-    lastError: str | None  # noqa: N815
-    errorCode: str | None  # noqa: N815
-    resumable: bool
-    resumeAfter: dt.datetime | None  # noqa: N815
-    createdAt: dt.datetime  # noqa: N815
-    updatedAt: dt.datetime  # noqa: N815
-    completedAt: dt.datetime | None  # noqa: N815
-
-
-class ResultsPage(BaseModel):
-    """A page of `GET /api/queries/{id}/results`."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 def present(query: Query) -> dict[str, Any]:

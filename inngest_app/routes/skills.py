@@ -7,22 +7,28 @@ own runs and outputs (anyone else's is a 404, so ids leak nothing). A user past
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from inngest_app.auth import Caller
-from inngest_app.inputs import FiniteFloat, Int64, Line, Text, UserId, refuse_null
 from inngest_app.repos.skills import Output, SkillRun, SkillsRepo
 from inngest_app.routes.api import ApiRoute, Method, Operation, api_route, body_of, path_of
+from inngest_app.routes.skill_models import (
+    FeedbackCreated,
+    FeedbackRequest,
+    OutputPath,
+    OutputView,
+    RunAccepted,
+    RunPath,
+    RunRequest,
+    RunView,
+)
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, execute_data
@@ -34,98 +40,6 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BODY_BYTES = 64 * 1024
 
 Handler = Callable[[Request, Caller, SkillsRepo], Awaitable[Response]]
-
-
-OptionKey = Annotated[Line, StringConstraints(min_length=1, max_length=64)]
-Option = Annotated[Text, StringConstraints(max_length=4000)] | Int64 | FiniteFloat | bool
-
-
-class RunRequest(BaseModel):
-    """Body of `POST /api/runs` (a message over 32 kB is a 413)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    skill_name: Line = Field(alias="skillName", min_length=1, max_length=64)
-    message: Text = Field(min_length=1)
-    client_id: uuid.UUID | None = Field(None, alias="clientId")
-    options: dict[OptionKey, Option] = Field(default_factory=dict, max_length=20)
-    user_id: UserId | None = Field(None, alias="userId")
-
-    _not_null = field_validator("user_id", mode="before")(refuse_null)
-
-
-Score = Annotated[StrictInt, Field(ge=1, le=5)]
-
-
-class FeedbackRequest(BaseModel):
-    """Body of `POST /api/outputs/{id}/feedback`: scores 1 to 5."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    overall: Score
-    accuracy: Score | None = None
-    quality: Score | None = None
-    issues: list[Annotated[Text, StringConstraints(max_length=2000)]] = Field(
-        default_factory=list, max_length=20
-    )
-    comment: Text | None = Field(None, max_length=4000)
-
-
-class RunPath(BaseModel):
-    """`{run_id}` of `/api/runs/{run_id}`."""
-
-    run_id: uuid.UUID
-
-
-class OutputPath(BaseModel):
-    """`{output_id}` of `/api/outputs/{output_id}`."""
-
-    output_id: uuid.UUID
-
-
-class RunAccepted(BaseModel):
-    """202 of `POST /api/runs`."""
-
-    runId: uuid.UUID  # noqa: N815 (the API's camelCase)
-    status: str
-
-
-class RunView(BaseModel):
-    """A run, as `GET /api/runs/{id}` shows it."""
-
-    runId: uuid.UUID  # noqa: N815
-    userId: str  # noqa: N815
-    skillName: str  # noqa: N815
-    clientId: uuid.UUID | None  # noqa: N815
-    status: str
-    tokensIn: int | None  # noqa: N815
-    tokensOut: int | None  # noqa: N815
-    error: str | None
-    outputId: uuid.UUID | None  # noqa: N815
-    createdAt: dt.datetime  # noqa: N815
-    startedAt: dt.datetime | None  # noqa: N815
-    completedAt: dt.datetime | None  # noqa: N815
-
-
-class OutputView(BaseModel):
-    """An output, as `GET /api/outputs/{id}` shows it."""
-
-    id: uuid.UUID
-    runId: uuid.UUID  # noqa: N815
-    skillName: str  # noqa: N815
-    title: str
-    format: str
-    preview: str
-    sizeBytes: int  # noqa: N815
-    storageKey: str  # noqa: N815
-    createdAt: dt.datetime  # noqa: N815
-    content: str | None
-
-
-class FeedbackCreated(BaseModel):
-    """201 of `POST /api/outputs/{id}/feedback`."""
-
-    feedbackId: uuid.UUID  # noqa: N815
 
 
 def present_run(run: SkillRun) -> dict[str, Any]:
