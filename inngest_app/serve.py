@@ -115,6 +115,9 @@ def inngest_routes(
             elif comm_res.status_code == 500 and _invalid_sync_body(comm_res.body):
                 # A signed in-band sync whose body is not one: the caller's fault, not ours.
                 comm_res.status_code = 400
+            elif comm_res.status_code == 500:
+                # Registering with Inngest failed (unreachable, refused): an upstream fault.
+                comm_res.status_code = 502
         else:
             comm_res = await handler.post(comm_req)
         return _to_response(client, comm_res)
@@ -237,13 +240,15 @@ def _refuse_post(
     if not isinstance(parsed, dict):
         return error_response(400, "body_invalid", "request body must be a JSON object")
     try:  # the SDK answers a malformed call with a 500: refuse it here as what it is
-        server_lib.ServerRequest.model_validate(parsed)
+        call = server_lib.ServerRequest.model_validate(parsed)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]["loc"] if exc.errors() else ()
         where = ".".join(str(part) for part in first) or None
         return error_response(
             400, "body_invalid", f"not a step call: {exc.errors()[0]['msg']}", field=where
         )
+    if call.events is None and not call.use_api:  # Inngest sends them, or says to fetch them
+        return error_response(400, "body_invalid", "not a step call: no events", field="events")
     return None
 
 

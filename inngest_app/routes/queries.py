@@ -109,7 +109,7 @@ def routes(services: Services) -> list[BaseRoute]:
         settings = services.settings
         over = cap_violation(config, settings) if caps else None
         if over is not None:
-            return error_response(400, "invalid_config", over)
+            return error_response(400, "invalid_config", over, field=over.split(":", 1)[0])
         if config.credential:
             try:
                 authorize(
@@ -120,7 +120,7 @@ def routes(services: Services) -> list[BaseRoute]:
                     is_admin=caller.is_admin,
                 )
             except CredentialRefused as exc:
-                return error_response(exc.status, exc.code, exc.message)
+                return error_response(exc.status, exc.code, exc.message, field="credential")
         if isinstance(config.source, HttpJsonSource):
             try:  # literal addresses and headers now; names are checked once resolved
                 check_url(
@@ -129,7 +129,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 )
                 check_headers(config.source.headers)
             except OutboundRefused as exc:
-                return error_response(400, exc.code, f"source: {exc.message}")
+                return error_response(400, exc.code, f"source: {exc.message}", field="source")
         return None
 
     def too_many() -> Response:
@@ -143,7 +143,9 @@ def routes(services: Services) -> list[BaseRoute]:
         user_id = caller.user_id
         if config.user_id is not None:
             if not caller.is_admin and config.user_id != caller.user_id:
-                return error_response(403, "forbidden", "you may only start your own queries")
+                return error_response(
+                    403, "forbidden", "you may only start your own queries", field="userId"
+                )
             user_id = config.user_id
         if user_id is None:
             return error_response(

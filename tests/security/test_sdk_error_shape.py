@@ -83,3 +83,21 @@ async def test_dev_mode_refusals_are_in_the_error_shape(
         for body in (b"[" * 10_000 + b"]" * 10_000, b"{}", b'{"event": {"name": NaN}}', b"\xff"):
             _shape(await client.post(PING, content=body))
         _shape(await client.post("/api/inngest", content=b"{}"))
+        no_events = (
+            b'{"event": {"name": "app/ping", "data": {}}, "steps": {}, "use_api": false, "ctx":'
+            b' {"attempt": 0, "disable_immediate_execution": false, "run_id": "r",'
+            b' "stack": {"stack": []}}}'
+        )
+        assert _shape(await client.post(PING, content=no_events))["field"] == "events"
+
+
+async def test_a_sync_inngest_cannot_take_is_a_502_in_the_shape(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # dev mode, no Dev Server listening: registering fails upstream, not here
+    settings = make_settings(inngest_api_base_url="http://127.0.0.1:9")
+    async with in_process(create_app(settings)) as client:
+        response = await client.put("/api/inngest", content=b"[" * 5000 + b"]" * 5000)
+        assert response.status_code == 502, response.text
+        body = response.json()
+        assert set(body) >= {"error", "code", "field", "message"}
