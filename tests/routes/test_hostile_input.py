@@ -277,3 +277,28 @@ async def test_path_ids_that_are_not_ids_are_404_json(
             response = await live.api.get(path, headers=token())
             assert response.status_code == 404, (path, response.text)
             refusal(response)
+
+
+async def test_the_json_rule_boundaries(start_live: LiveFactory, tmp_path: Path) -> None:
+    """32 levels of nesting and 64-bit integers are accepted; one more level or one past is not."""
+
+    def nested(levels: int) -> str:  # the body object is the first level, `data` the second
+        return '{"name": "a/b", "data": {"x": ' + "[" * (levels - 2) + "]" * (levels - 2) + "}}"
+
+    async with start_live(**_settings(tmp_path)) as live:
+        ok = await _raw(live, "/api/inngest/test", nested(32), {})
+        assert ok.status_code == 200, ok.text
+        deep = await _raw(live, "/api/inngest/test", nested(33), {})
+        assert refusal(deep)["code"] == "too_deep"
+        for number in (str(2**63 - 1), str(-(2**63)), "1.7976931348623157e308", "-0.0"):
+            body = f'{{"name": "a/b", "data": {{"n": {number}}}}}'
+            answer = await _raw(live, "/api/inngest/test", body, {})
+            assert answer.status_code == 200, (number, answer.text)
+        for number in (str(2**63), str(-(2**63) - 1), "1.8e308"):
+            body = f'{{"name": "a/b", "data": {{"n": {number}}}}}'
+            refusal(await _raw(live, "/api/inngest/test", body, {}))
+        # free text keeps control characters; a name does not
+        free = '{"name": "a/b", "data": {"t": "a\\tb\\u0007"}}'
+        text = await _raw(live, "/api/inngest/test", free, {})
+        assert text.status_code == 200, text.text
+        refusal(await _raw(live, "/api/inngest/test", '{"name": "a/\\u0007b"}', {}), field="name")
