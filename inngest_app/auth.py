@@ -77,7 +77,7 @@ async def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
     between a secret and a public key: HS256 only with the secret, the rest only with JWKS)."""
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, TypeError, ValueError, AttributeError):
         raise AuthError(401, "invalid credentials") from None
     if algorithm == "HS256" and settings.supabase_jwt_secret is not None:
         return settings.supabase_jwt_secret.get_secret_value(), algorithm
@@ -91,7 +91,8 @@ async def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
         except jwt.PyJWKClientConnectionError as exc:
             logger.warning("Supabase JWKS unavailable: %s", exc)
             raise AuthError(401, "the token's signing keys are unavailable") from None
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError, TypeError, ValueError):
+            # a forged header (a list `kid`, ...) is no key of ours, never a 500
             raise AuthError(401, "invalid credentials") from None
         return signing_key.key, algorithm
     raise AuthError(401, "invalid credentials")

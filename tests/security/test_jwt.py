@@ -170,3 +170,36 @@ async def test_subs_must_be_uuids_when_the_project_says_so(
         assert await live.pool.fetchval("select count(*) from queries") == 0
         stats = await live.api.get(STATS, headers=bearer(jwks.es256(sub=user)))
         assert stats.status_code == 200, stats.text
+
+
+def _forged(header: Any, claims: Any) -> str:
+    """A token with any header and payload JSON (signature garbage): what PyJWT refuses to make."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+async def test_forged_headers_and_payloads_are_401_json(
+    start_live: LiveFactory, jwks: Jwks
+) -> None:
+    claims = jwks.claims()
+    tokens = [
+        _forged({"alg": "ES256", "kid": ["ec-1"]}, claims),
+        _forged({"alg": "RS256", "kid": {"k": 1}}, claims),
+        _forged({"alg": ["HS256"]}, claims),
+        _forged(["alg", "HS256"], claims),
+        _forged({"alg": "HS256"}, ["not", "an", "object"]),
+        _forged({"alg": "ES256", "kid": "ec-1"}, claims),
+        jwks.es256(exp=10**30),
+        jwks.es256(iat="yesterday"),
+        jwks.es256(nbf={"x": 1}),
+        "a.b.c",
+        "x" * 5000,
+    ]
+    async with start_live(**query_settings(), supabase_url=jwks.url) as live:
+        for forged in tokens:
+            response = await live.api.get(STATS, headers=bearer(forged))
+            assert response.status_code == 401, (forged[:60], response.text)
+            assert response.json()["field"] == "Authorization"
