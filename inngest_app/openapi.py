@@ -72,6 +72,11 @@ def _parameters(
     ]
 
 
+def operation_id(method: str, path: str) -> str:
+    """`get_api_workspaces_workspace_id` for `GET /api/workspaces/{workspace_id}`."""
+    return f"{method.lower()}{path}".replace("/", "_").replace("{", "").replace("}", "")
+
+
 def _error(status: int, description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -87,9 +92,7 @@ def _operation(route: ApiRoute, refs: Refs, schemas: dict[str, Any]) -> dict[str
     doc: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": f"{route.method.lower()}{route.path}".replace("/", "_")
-        .replace("{", "")
-        .replace("}", ""),
+        "operationId": operation_id(route.method, route.path),
     }
     parameters: list[dict[str, Any]] = []
     if op.params is not None:
@@ -114,6 +117,11 @@ def _operation(route: ApiRoute, refs: Refs, schemas: dict[str, Any]) -> dict[str
     responses: dict[str, Any] = {
         str(op.ok): {"description": "success", "content": {op.media_type: {"schema": ok_schema}}}
     }
+    if op.links:
+        responses[str(op.ok)]["links"] = {
+            name: {"operationId": operation_id(method, path), "parameters": dict(parameters)}
+            for name, (method, path, parameters) in op.links.items()
+        }
     statuses = {400} if (op.params or op.query or op.body) else set()
     if op.auth:
         statuses |= {401, 403, 503}

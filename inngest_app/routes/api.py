@@ -83,6 +83,8 @@ class Operation:
     params_code: str | None = None  # default: not_found (404), invalid_parameter (400)
     errors: Mapping[int, str] = field(default_factory=dict)  # other answers it may give
     raw_body: bool = False  # the handler reads the body itself (a signed webhook)
+    # OpenAPI links from the 2xx answer: name -> (method, path, {parameter: "$response.body#/id"})
+    links: Mapping[str, tuple[str, str, Mapping[str, str]]] = field(default_factory=dict)
 
 
 class ApiRoute(Route):

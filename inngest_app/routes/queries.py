@@ -257,6 +257,19 @@ def routes(services: Services) -> list[BaseRoute]:
                 response=QueryView,
                 body=RunQuery,
                 body_code="invalid_config",
+                links={
+                    name: (
+                        method,
+                        f"/api/queries/{{query_id}}{tail}",
+                        {"query_id": "$response.body#/id"},
+                    )
+                    for name, method, tail in (
+                        ("status", "GET", ""),
+                        ("results", "GET", "/results"),
+                        ("cancel", "POST", "/cancel"),
+                        ("resume", "POST", "/resume"),
+                    )
+                },
                 errors={403: "another user's query", **busy},
             ),
         ),

@@ -212,6 +212,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 response=RunAccepted,
                 body=RunRequest,
                 max_body=MAX_BODY_BYTES,
+                links={"read": ("GET", "/api/runs/{run_id}", {"run_id": "$response.body#/runId"})},
                 errors={404: "unknown skill or client", 429: "past the hourly allowance"},
             ),
         ),
@@ -219,7 +220,19 @@ def routes(services: Services) -> list[BaseRoute]:
             "GET",
             "/api/runs/{run_id}",
             get_run,
-            Operation("Read a run", tag, response=RunView, params=RunPath),
+            Operation(
+                "Read a run",
+                tag,
+                response=RunView,
+                params=RunPath,
+                links={
+                    name: (method, path, {"output_id": "$response.body#/outputId"})
+                    for name, method, path in (
+                        ("output", "GET", "/api/outputs/{output_id}"),
+                        ("feedback", "POST", "/api/outputs/{output_id}/feedback"),
+                    )
+                },
+            ),
         ),
         declare(
             "GET",

@@ -250,7 +250,22 @@ def routes(services: Services) -> list[BaseRoute]:
             "POST",
             prefix,
             create,
-            Operation("Create a workspace", tag, ok=201, body=NewWorkspace, errors={409: "slug"}),
+            Operation(
+                "Create a workspace",
+                tag,
+                ok=201,
+                body=NewWorkspace,
+                errors={409: "slug"},
+                links={
+                    name: (method, path, {"workspace_id": "$response.body#/id"})
+                    for name, method, path in (
+                        ("read", "GET", f"{prefix}/{{workspace_id}}"),
+                        ("metrics", "GET", f"{prefix}/{{workspace_id}}/metrics"),
+                        ("add", "POST", member),
+                        ("remove", "DELETE", member),
+                    )
+                },
+            ),
         ),
         api_route(
             services,

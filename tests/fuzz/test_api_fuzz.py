@@ -116,6 +116,7 @@ def test_no_operation_answers_a_5xx_or_off_contract(
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     _fuzz(operation, mode, live.app_url, session, rows, cases, failures, statuses,
                           seeded)  # fmt: skip
+            _stateful(schema, live.app_url, session, cases, failures, statuses)
         finally:
             rows.close()
             session.close()
@@ -203,3 +204,43 @@ def _fuzz(
         if mode is GenerationMode.POSITIVE:
             raise
         # nothing of this operation can be made invalid (no parameters, no body)
+
+
+def _stateful(
+    schema: Any,
+    base_url: str,
+    session: requests.Session,
+    cases: list[int],
+    failures: list[str],
+    statuses: Counter[str],
+) -> None:
+    """Sequences along the document's links (create a workspace, then read, add, remove...)."""
+    user = {"Authorization": _user_token()}
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base_url, "session": session, "headers": user}
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kw: Any) -> None:
+            cases[0] += 1
+            where = f"stateful {case.method} {case.formatted_path} -> {response.status_code}"
+            statuses[f"stateful {case.method} {case.operation.path} {response.status_code}"] += 1
+            if response.status_code >= 500:
+                failures.append(f"{where}: a server error")
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except (Exception, BaseExceptionGroup) as exc:
+                titles = [line.strip() for line in str(exc).splitlines() if line.startswith("- ")]
+                failures.append(f"{where}: {'; '.join(titles) or str(exc)[:300]}")
+
+    Workflow.run(
+        settings=settings(
+            max_examples=max(5, EXAMPLES // 2),
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=os.environ.get("FUZZ_SEED") is None,
+        )
+    )
+
