@@ -12,7 +12,8 @@ from inngest_app.openapi import described
 from inngest_app.settings import Settings
 from tests.apps import in_process
 
-UNDESCRIBED_OK = ("/monitoring",)  # pages, not API: the dashboard and its assets
+# Every route of the API must be described; pages (the dashboard, ...) are not API.
+DESCRIBED = ("/api/", "/healthz", "/metrics")
 
 
 async def _document(settings: Settings) -> tuple[Any, dict[str, Any]]:
@@ -30,7 +31,7 @@ async def test_every_api_route_is_described(make_settings: Callable[..., Setting
         checked = 0
         for route in app.routes:
             assert isinstance(route, Route)
-            if route.path.startswith(UNDESCRIBED_OK):
+            if not route.path.startswith(DESCRIBED):
                 continue
             for method in sorted((route.methods or set()) - {"HEAD"}):
                 assert described(route.path, method, document), f"{method} {route.path}"
