@@ -56,10 +56,36 @@ class ApiError(Exception):
         return error_response(self.status, self.code, self.message, field=self.field)
 
 
-def invalid(exc: ValidationError, *, code: str = "invalid_body", status: int = 400) -> ApiError:
+def locate(loc: tuple[int | str, ...], value: Any) -> str | None:
+    """The dotted path, in the client's own input, of a validation error's `loc`.
+
+    pydantic's `loc` also names union members and tags (`options.k.str`, `source.http.url`);
+    those are no step in the input and are left out, so the field reads as the client sent it.
+    """
+    parts: list[str] = []
+    current = value
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(current, dict) and isinstance(part, str):
+            if part in current:
+                parts.append(part)
+                current = current[part]
+            elif last:  # a missing or an unknown key: name it
+                parts.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            parts.append(str(part))
+            current = current[part]
+    return ".".join(parts) or None
+
+
+def invalid(
+    exc: ValidationError, value: Any = None, *, code: str = "invalid_body", status: int = 400
+) -> ApiError:
     """A validation error as a refusal naming the first bad field (dotted, as sent)."""
     first = exc.errors()[0]["loc"] if exc.errors() else ()
-    where = ".".join(str(part) for part in first) or None
+    where = locate(first, value) if value is not None else None
+    if where is None:
+        where = ".".join(str(part) for part in first) or None
     return ApiError(status, code, describe_validation_error(exc), field=where)
 
 
@@ -99,10 +125,11 @@ class ApiRoute(Route):
 
 
 def _model(model: type[ModelT], values: Mapping[str, str], *, status: int, code: str) -> ModelT:
+    given = dict(values)
     try:
-        return model.model_validate(dict(values))
+        return model.model_validate(given)
     except ValidationError as exc:
-        raise invalid(exc, code=code, status=status) from None
+        raise invalid(exc, given, code=code, status=status) from None
 
 
 async def _parse(request: Request, op: Operation) -> None:
@@ -131,7 +158,7 @@ async def _parse(request: Request, op: Operation) -> None:
     try:
         request.state.body = op.body.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        raise invalid(exc, code=op.body_code) from None
+        raise invalid(exc, value, code=op.body_code) from None
 
 
 def _state(request: Request, name: str, model: type[ModelT]) -> ModelT:

@@ -302,3 +302,33 @@ async def test_the_json_rule_boundaries(start_live: LiveFactory, tmp_path: Path)
         text = await _raw(live, "/api/inngest/test", free, {})
         assert text.status_code == 200, text.text
         refusal(await _raw(live, "/api/inngest/test", '{"name": "a/\\u0007b"}', {}), field="name")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/runs", {"skillName": "marketing-brief", "message": "x", "options": {"k": [1]}},
+         "options.k"),
+        ("/api/runs", {"skillName": "marketing-brief", "message": "x", "clientId": 7},
+         "clientId"),
+        ("/api/runs", {"skillName": "marketing-brief", "message": 5}, "message"),
+        ("/api/queries/run", {**config(), "source": {**config()["source"], "url": "nope"}},
+         "source.url"),
+        ("/api/queries/run", {**config(), "source": {**config()["source"], "pagination": {
+            "style": "page", "size": "20"}}}, "source.pagination.size"),
+        ("/api/queries/run", {**config(), "max_rows": "100"}, "max_rows"),
+        ("/api/queries/run", {**config(), "auto_resume": 1}, "auto_resume"),
+        ("/api/workspaces", {"name": "x", "dataRetentionDays": 30.0}, "dataRetentionDays"),
+        ("/api/workspaces", {"name": ["x"]}, "name"),
+        ("/api/workspaces", {"name": "line\nbreak"}, "name"),
+        ("/api/repositories", {"owner": "acme", "name": 5}, "name"),
+        ("/api/inngest/test", {"name": "a/b", "data": {"x": 1}, "id": ""}, "id"),
+    ],
+)  # fmt: skip
+async def test_a_wrong_type_is_400_naming_the_field_as_sent(
+    start_live: LiveFactory, tmp_path: Path, path: str, body: dict[str, Any], field: str
+) -> None:
+    """Strict types: no string for a number, no 1 for true, no 30.0 for 30, no list for text."""
+    async with start_live(**_settings(tmp_path)) as live:
+        refusal(await live.api.post(path, json=body, headers=token()), field=field)
+        assert await rows(live) == dict.fromkeys(TABLES, 0)
