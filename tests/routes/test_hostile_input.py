@@ -332,3 +332,22 @@ async def test_a_wrong_type_is_400_naming_the_field_as_sent(
     async with start_live(**_settings(tmp_path)) as live:
         refusal(await live.api.post(path, json=body, headers=token()), field=field)
         assert await rows(live) == dict.fromkeys(TABLES, 0)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"functionId": "a\x00b"}, "functionId"),
+        ({"userId": "\x00"}, "userId"),
+        ({"startDate": "2026-01-01\x00"}, "startDate"),
+        ({"endDate": "9" * 5000}, "endDate"),
+        ({"surprise": "1"}, "surprise"),
+    ],
+)
+async def test_stats_parameters_postgres_cannot_take_are_400(
+    start_live: LiveFactory, tmp_path: Path, params: dict[str, str], field: str
+) -> None:
+    async with start_live(**_settings(tmp_path)) as live:
+        for headers in (token(), ADMIN):
+            response = await live.api.get("/api/inngest/monitoring", params=params, headers=headers)
+            refusal(response, field=field)
