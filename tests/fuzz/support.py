@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import psycopg
+import requests
 
 from tests.harness import Live, LiveFactory
+from tests.queries.support import JWT_SECRET, config
+from tests.skills.support import ANTHROPIC_URL, message_ok
+
+ADMIN_KEY = "admin-key-0123456789"
 
 # Tables only requests write (functions write others in the background, e.g. results, repos).
 REQUEST_TABLES = (
@@ -73,3 +80,37 @@ class Rows:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def user_token(sub: str = "fuzz-user") -> str:
+    claims = {"sub": sub, "exp": int(time.time()) + 3600, "aud": "authenticated",
+              "role": "authenticated"}  # fmt: skip
+    return "Bearer " + jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+# mostly the owner of the seeded rows, so requests get past auth to the handlers
+
+
+def seed_rows(base_url: str, live: Any, loop: asyncio.AbstractEventLoop) -> dict[str, str]:
+    """Rows the path parameters can name: a workspace with a member, a query, a skill run and
+    its output, a tracked repository (created through the API, as a user would)."""
+    user = {"Authorization": user_token()}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(f"{base_url}{path}", json=body, headers=user, timeout=30)
+        assert response.status_code < 300, (path, response.text)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
+    workspace = post("/api/workspaces", {"name": "Fuzz"})["id"]
+    post(f"/api/workspaces/{workspace}/repositories/acme/app", {"isPriority": True})
+    query = post("/api/queries/run", config())["id"]
+    run = post("/api/runs", {"skillName": "marketing-brief", "message": "Seed"})["runId"]
+    post("/api/repositories", {"owner": "acme", "name": "app"})
+    asyncio.run_coroutine_threadsafe(live.executor.run_until_idle(), loop).result(120)
+    output = requests.get(f"{base_url}/api/runs/{run}", headers=user, timeout=30).json()
+    ids = {"workspace_id": workspace, "query_id": query, "run_id": run}
+    if output.get("outputId"):
+        ids["output_id"] = output["outputId"]
+    return ids

@@ -10,15 +10,12 @@ case count and the failures are printed at the end.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import requests
 import schemathesis
@@ -34,13 +31,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from inngest_app.stripe.signature import sign
-from tests.fuzz.support import Rows, live_in_thread
+from tests.fuzz.support import ADMIN_KEY, Rows, live_in_thread, seed_rows, user_token
 from tests.harness import LiveFactory
-from tests.queries.support import JWT_SECRET, config, query_settings
-from tests.skills.support import ANTHROPIC_URL, message_ok, skill_settings
+from tests.queries.support import query_settings
+from tests.skills.support import skill_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
-ADMIN_KEY = "admin-key-0123456789"
 STRIPE_SECRET = "whsec_fuzz_0123456789"
 CHECKS = [
     not_a_server_error,
@@ -51,42 +47,9 @@ CHECKS = [
 SKIPPED_TAGS = {"inngest-sdk"}  # Inngest's protocol: tests/security/test_sdk_error_shape.py
 
 
-def _user_token(sub: str = "fuzz-user") -> str:
-    claims = {"sub": sub, "exp": int(time.time()) + 3600, "aud": "authenticated",
-              "role": "authenticated"}  # fmt: skip
-    return "Bearer " + jwt.encode(claims, JWT_SECRET, algorithm="HS256")
-
-
-# mostly the owner of the seeded rows, so requests get past auth to the handlers
 CREDENTIALS = st.sampled_from(
-    [_user_token()] * 5
-    + [f"Bearer {ADMIN_KEY}", None, "Bearer not-a-token", _user_token("other")]
+    [user_token()] * 5 + [f"Bearer {ADMIN_KEY}", None, "Bearer not-a-token", user_token("other")]
 )
-
-
-def _seed(base_url: str, live: Any, loop: asyncio.AbstractEventLoop) -> dict[str, str]:
-    """Rows the path parameters can name: a workspace with a member, a query, a skill run and
-    its output, a tracked repository (created through the API, as a user would)."""
-    user = {"Authorization": _user_token()}
-
-    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = requests.post(f"{base_url}{path}", json=body, headers=user, timeout=30)
-        assert response.status_code < 300, (path, response.text)
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    live.mock.post(ANTHROPIC_URL).mock(return_value=message_ok())
-    workspace = post("/api/workspaces", {"name": "Fuzz"})["id"]
-    post(f"/api/workspaces/{workspace}/repositories/acme/app", {"isPriority": True})
-    query = post("/api/queries/run", config())["id"]
-    run = post("/api/runs", {"skillName": "marketing-brief", "message": "Seed"})["runId"]
-    post("/api/repositories", {"owner": "acme", "name": "app"})
-    asyncio.run_coroutine_threadsafe(live.executor.run_until_idle(), loop).result(120)
-    output = requests.get(f"{base_url}/api/runs/{run}", headers=user, timeout=30).json()
-    ids = {"workspace_id": workspace, "query_id": query, "run_id": run}
-    if output.get("outputId"):
-        ids["output_id"] = output["outputId"]
-    return ids
 
 
 @pytest.mark.timeout(1800)
@@ -103,7 +66,7 @@ def test_no_operation_answers_a_5xx_or_off_contract(
     statuses: Counter[str] = Counter()
     failures: list[str] = []
     with live_in_thread(start_live, **overrides) as (live, loop):
-        seeded = _seed(live.app_url, live, loop)
+        seeded = seed_rows(live.app_url, live, loop)
         document = requests.get(f"{live.app_url}/api/openapi.json", timeout=30).json()
         schema = schemathesis.openapi.from_dict(document)
         rows = Rows(database_url)
@@ -215,7 +178,7 @@ def _stateful(
     statuses: Counter[str],
 ) -> None:
     """Sequences along the document's links (create a workspace, then read, add, remove...)."""
-    user = {"Authorization": _user_token()}
+    user = {"Authorization": user_token()}
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
@@ -243,4 +206,3 @@ def _stateful(
             derandomize=os.environ.get("FUZZ_SEED") is None,
         )
     )
-
