@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev migrate test lint bench soak clean
+.PHONY: install dev migrate test lint bench soak fuzz clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: install
 # the load-and-fault suite at full sizes (make test runs it small); ~15-25 min on 2 cores
 soak: install
 	LOAD_SOAK=1 $(BIN)/python -m pytest -q -s tests/load --timeout 1800 $(PYTEST_ARGS)
+
+# schemathesis over every operation of the OpenAPI document (make test runs it short)
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-150} $(BIN)/python -m pytest -q -s tests/fuzz --timeout 3600 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .data

@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[Middleware(BodyLimit, limits=body_limits)],
         lifespan=lambda _app: _lifespan(services),
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.services = services
     app.state.functions = functions
@@ -96,6 +96,12 @@ def _recorder(settings: Settings, repo: Callable[[], ExecutionsRepo]) -> Recorde
         batch=settings.monitoring_flush_batch,
         buffer_max=settings.monitoring_buffer_max,
     )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # A bug, not the input: logged with its traceback, answered in the one error shape.
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,9 @@ secret), or RS256/ES256 signed by one of the project's current keys, published a
 `<SUPABASE_URL>/auth/v1/.well-known/jwks.json` (fetched by PyJWT's JWKS client, cached). Either
 way it must be unexpired, have a `sub`, an `aud` equal to `SUPABASE_JWT_AUDIENCE` and a `role`
 among `SUPABASE_JWT_ROLES` (both `authenticated` by default: an `anon` key is no user), and,
-when `SUPABASE_URL` is set, the issuer `<SUPABASE_URL>/auth/v1`.
+when `SUPABASE_URL` is set, the issuer `<SUPABASE_URL>/auth/v1`. The claims are then read through
+`UserClaims`: `sub` a user id (not blank, no control characters, at most 255 characters; a UUID
+with `SUPABASE_JWT_UUID_SUBS`), `role` a string, `exp` an integer; any other type is a 401.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import asyncio
 import functools
 import hmac
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.requests import Request
 
+from inngest_app.inputs import INT64_MAX, Line, UserId
 from inngest_app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +77,7 @@ async def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
     between a secret and a public key: HS256 only with the secret, the rest only with JWKS)."""
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, TypeError, ValueError, AttributeError):
         raise AuthError(401, "invalid credentials") from None
     if algorithm == "HS256" and settings.supabase_jwt_secret is not None:
         return settings.supabase_jwt_secret.get_secret_value(), algorithm
@@ -86,7 +91,8 @@ async def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
         except jwt.PyJWKClientConnectionError as exc:
             logger.warning("Supabase JWKS unavailable: %s", exc)
             raise AuthError(401, "the token's signing keys are unavailable") from None
-        except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError, TypeError, ValueError):
+            # a forged header (a list `kid`, ...) is no key of ours, never a 500
             raise AuthError(401, "invalid credentials") from None
         return signing_key.key, algorithm
     raise AuthError(401, "invalid credentials")
@@ -113,9 +119,37 @@ async def authenticate(request: Request, settings: Settings) -> Caller:
         )
     except jwt.ExpiredSignatureError:
         raise AuthError(401, "token expired") from None
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, TypeError, ValueError, OverflowError):
+        # PyJWT raises TypeError/OverflowError on some claim types (a list `iat`, `exp` 1e309)
         raise AuthError(401, "invalid credentials") from None
+    try:
+        user = UserClaims.model_validate(claims)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise AuthError(401, f"invalid credentials: claim {where}: {first['msg']}") from None
+    if settings.supabase_jwt_uuid_subs and not _is_uuid(user.sub):
+        raise AuthError(401, "invalid credentials: claim sub: must be a UUID")
     roles = {role.strip() for role in settings.supabase_jwt_roles.split(",") if role.strip()}
-    if claims["role"] not in roles:
-        raise AuthError(401, f"a token with role {claims['role']!r} is not a signed-in user")
-    return Caller(user_id=str(claims["sub"]), is_admin=False, expires_at=float(claims["exp"]))
+    if user.role not in roles:
+        raise AuthError(401, f"a token with role {user.role!r} is not a signed-in user")
+    return Caller(user_id=user.sub, is_admin=False, expires_at=float(user.exp))
+
+
+class UserClaims(BaseModel):
+    """The claims a user token must carry, strictly typed (PyJWT checks `exp`, `aud`, `iss`
+    values; this checks their types and the user's identity)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    sub: UserId
+    role: Line
+    exp: StrictInt = Field(ge=0, le=INT64_MAX)
+    aud: str | list[str]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False

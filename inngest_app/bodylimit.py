@@ -86,7 +86,11 @@ def _content_length(scope: Scope) -> int | None:
 
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
-        {"error": f"the request body exceeds {limit} bytes", "code": "body_too_large"},
+        {
+            "error": f"the request body exceeds {limit} bytes",
+            "code": "body_too_large",
+            "field": None,
+        },
         status_code=413,
         headers={"Connection": "close"},
     )

@@ -24,6 +24,7 @@ signature check is untouched: it is computed over the same canonical bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -63,12 +64,13 @@ def _plain(value: bytes) -> object:
         return _MISSING
 
 
-def load_request_body(body: bytes) -> object:
+def load_request_body(body: bytes, fallback: Callable[[bytes], object] = json.loads) -> object:
     """`json.loads(body)` (`ValueError` if it is no JSON), kept for this request's signature
-    check and request model when the body is plain JSON. Read it, never change it."""
+    check and request model when the body is plain JSON. Read it, never change it. A body that
+    is not plain JSON is read by `fallback` instead (and not kept)."""
     parsed = _plain(body)
     if parsed is _MISSING:
-        return json.loads(body)
+        return fallback(body)
     _BODY.set((body, parsed))
     return parsed
 
@@ -100,7 +102,7 @@ def fast_canonical(value: bytes) -> bytes | None:
     if parsed is _MISSING:
         try:
             parsed = _plain(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # the SDK's own code says why
             return None
     return None if parsed is _MISSING else _sorted_json(parsed)
 

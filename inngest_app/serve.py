@@ -22,14 +22,17 @@ import json
 import time
 import typing
 import urllib.parse
+from typing import Any
 
 import inngest
+import pydantic
 from inngest._internal import comm_lib, const, net, server_lib, transforms
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inngest_app import sdk_json
+from inngest_app.inputs import InputError, parse_json
 
 FRAMEWORK = server_lib.Framework.FAST_API  # the closest framework the SDK's enum knows
 DEFAULT_MAX_SIGNATURE_AGE_S = 300
@@ -116,6 +119,12 @@ def inngest_routes(
             if comm_res.status_code < 400 and _refused_registration(comm_res.body):
                 # The SDK (0.5) relays Inngest's refusal of an out-of-band sync with a 200.
                 comm_res.status_code = 502
+            elif comm_res.status_code == 500 and _invalid_sync_body(comm_res.body):
+                # A signed in-band sync whose body is not one: the caller's fault, not ours.
+                comm_res.status_code = 400
+            elif comm_res.status_code == 500:
+                # Registering with Inngest failed (unreachable, refused): an upstream fault.
+                comm_res.status_code = 502
         else:
             comm_res = await handler.post(comm_req)
         return _to_response(client, comm_res)
@@ -145,6 +154,10 @@ def _request_url(request: Request, *, trust_proxy_headers: bool) -> str:
     return str(request.url.replace(scheme=scheme, netloc=host))
 
 
+def _invalid_sync_body(body: object) -> bool:
+    return isinstance(body, dict) and body.get("name") == "ValidationError"
+
+
 def _refused_registration(body: object) -> bool:
     return isinstance(body, dict) and bool(body.get("error"))
 
@@ -162,12 +175,16 @@ def _function_ids(
     return ids
 
 
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The one error shape: `{"error": message, "code": code, "field": dotted path or null}`."""
+    return {"error": message, "code": code, "field": field}
+
+
 def error_response(
     status: int, code: str, message: str, *, field: str | None = None
 ) -> JSONResponse:
-    """A JSON error body in the one shape every endpoint of this service uses (`field`: the
-    input at fault, when one is)."""
-    return JSONResponse({"error": message, "code": code, "field": field}, status_code=status)
+    """A JSON error answer in the one shape every endpoint of this service uses."""
+    return JSONResponse(error_body(code, message, field), status_code=status)
 
 
 def _bad_signature(handler: comm_lib.CommHandler, body: bytes, headers: dict[str, str]) -> bool:
@@ -197,6 +214,12 @@ def _stale_signature(headers: dict[str, str], *, now: float, max_age_s: int) -> 
     return None
 
 
+def _sdk_body(body: bytes) -> object:
+    """A step call's body by the API's JSON rules, depth aside: step outputs are the functions'
+    own data, and nesting the parser survives is the SDK's to handle."""
+    return parse_json(body, max_depth=None)
+
+
 def _refuse_post(
     request: Request,
     body: bytes,
@@ -224,12 +247,45 @@ def _refuse_post(
     if fn_id not in known_ids:
         return error_response(404, "function_not_found", f"function {fn_id} not found")
     try:
-        parsed = sdk_json.load_request_body(body)  # kept for the SDK: read once, not thrice
-    except ValueError:
-        return error_response(400, "body_invalid", "request body is not valid JSON")
+        # kept for the SDK (read once, not thrice); what the fast path cannot read is read by
+        # the API's own parser, which says why it refuses it
+        parsed = sdk_json.load_request_body(body, fallback=_sdk_body)
+    except RecursionError:
+        return error_response(400, "body_invalid", "JSON nested too deep")
+    except InputError as exc:
+        return error_response(400, "body_invalid", exc.message, field=exc.field)
     if not isinstance(parsed, dict):
         return error_response(400, "body_invalid", "request body must be a JSON object")
+    try:  # the SDK answers a malformed call with a 500: refuse it here as what it is
+        call = server_lib.ServerRequest.model_validate(parsed)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]["loc"] if exc.errors() else ()
+        where = ".".join(str(part) for part in first) or None
+        return error_response(
+            400, "body_invalid", f"not a step call: {exc.errors()[0]['msg']}", field=where
+        )
+    if call.events is None and not call.use_api:  # Inngest sends them, or says to fetch them
+        return error_response(400, "body_invalid", "not a step call: no events", field="events")
     return None
+
+
+def _with_error_shape(status: int, body: object) -> object:
+    """An SDK refusal (`{"code","message"}`, `{"message":"Unauthorized"}`) in the service's error
+    shape, the SDK's own fields kept beside it (Inngest reads them)."""
+    if status < 400 or not isinstance(body, dict) or "error" in body:
+        return body
+    message = body.get("message")
+    code = body.get("code")
+    if status == 401 and code in (None, "unknown"):
+        code = "unauthorized"
+    return {
+        **body,
+        **error_body(
+            str(code or "sdk_error"),
+            str(message or "the request was refused"),
+            field=None,
+        ),
+    }
 
 
 def _to_response(client: inngest.Inngest, comm_res: comm_lib.CommResponse) -> Response:
@@ -237,10 +293,10 @@ def _to_response(client: inngest.Inngest, comm_res: comm_lib.CommResponse) -> Re
         return StreamingResponse(
             comm_res.stream(), headers=comm_res.headers, status_code=comm_res.status_code
         )
-    body = transforms.dump_json(comm_res.body)
+    body = transforms.dump_json(_with_error_shape(comm_res.status_code, comm_res.body))
     if isinstance(body, Exception):
         comm_res = comm_lib.CommResponse.from_error(client.logger, body)
-        body = json.dumps(comm_res.body)
+        body = json.dumps(_with_error_shape(comm_res.status_code, comm_res.body))
     return Response(
         content=body.encode("utf-8"), headers=comm_res.headers, status_code=comm_res.status_code
     )

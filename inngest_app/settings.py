@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     supabase_jwt_audience: str = "authenticated"
     supabase_jwt_roles: str = "authenticated"  # comma-separated roles a user token may carry
+    # Supabase's subs are UUIDs: with this on, a token whose sub is anything else is no user
+    supabase_jwt_uuid_subs: bool = False
     alert_webhook_url: str | None = None
     alert_max_steps_per_hour: int | None = Field(None, ge=1)
     alert_max_failures_per_hour: int | None = Field(None, ge=1)

@@ -10,9 +10,10 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inngest_app.auth import AuthError, Caller
+from inngest_app.inputs import Line, QueryInt, UserId
 from inngest_app.monitoring.stats import function_ids
 from inngest_app.repos.monitoring_runs import RunsRepo
 from inngest_app.settings import Settings
@@ -81,13 +82,20 @@ class RunsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
-    function_id: str | None = Field(None, alias="functionId", min_length=1, max_length=200)
+    function_id: Line | None = Field(None, alias="functionId", min_length=1, max_length=200)
     status: RunStatus | None = None
-    user_id: str | None = Field(None, alias="userId", min_length=1, max_length=200)
+    user_id: UserId | None = Field(None, alias="userId", max_length=200)
     start: dt.datetime | None = Field(None, alias="from")
     end: dt.datetime | None = Field(None, alias="to")
-    cursor: str | None = Field(None, max_length=400)
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: Line | None = Field(None, max_length=400)
+    limit: QueryInt = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: v for k, v in value.items() if v != ""}
+        return value
 
     @field_validator("start", mode="before")
     @classmethod
@@ -137,7 +145,7 @@ def parse_runs_query(items: Sequence[tuple[str, str]], *, now: dt.datetime) -> R
             raise RunsParameterError(name, "given more than once")
         params[name] = value
     try:
-        query = RunsQuery.model_validate({k: v for k, v in params.items() if v != ""})
+        query = RunsQuery.model_validate(params)
     except ValidationError as exc:
         raise first_error(exc) from None
     end = query.end or now

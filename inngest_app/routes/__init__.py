@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from inngest_app.routes import (
     clients,
     dev,
+    docs,
     github,
     health,
     monitoring,
@@ -32,4 +33,5 @@ def build_routes(services: Services) -> list[BaseRoute]:
         *clients.routes(services),
         *dev.routes(services),
         *pages.routes(services),
+        *docs.routes(services),
     ]

@@ -23,16 +23,25 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from inngest_app.auth import Caller
+from inngest_app.inputs import Line, Text, UserId
 from inngest_app.outbound import OutboundRefused, Resolver, check_url, is_refused_address
 from inngest_app.repos.contacts import ContactsRepo
 from inngest_app.repos.skills import Channel, Client
-from inngest_app.routes.api import json_object, with_caller
+from inngest_app.routes.api import (
+    ApiRoute,
+    Method,
+    Operation,
+    api_route,
+    body_of,
+    path_of,
+    query_of,
+)
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
@@ -42,22 +51,12 @@ MAX_BODY_BYTES = 8 * 1024
 RESOLVE_TIMEOUT_S = 2.0
 
 
-def _clean(value: str) -> str:
-    if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("must not contain NUL or lone surrogates")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_clean)]
-UserId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
-
-
 class ClientRequest(BaseModel):
     """Body of `POST /api/clients`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    slug: Annotated[Text, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    slug: Annotated[Line, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     user_id: UserId | None = Field(None, alias="userId")
 
@@ -72,13 +71,18 @@ class ChannelRequest(BaseModel):
     user_id: UserId | None = Field(None, alias="userId")
 
 
-class OwnedItem(BaseModel):
-    """Path and query of `DELETE /api/{clients,channels}/{id}` and of the lists."""
+class OwnerQuery(BaseModel):
+    """Query of the lists and deletes: whose (an admin names the user)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    id: uuid.UUID | None = None
     user_id: UserId | None = Field(None, alias="userId")
+
+
+class ItemPath(BaseModel):
+    """Path of `DELETE /api/{clients,channels}/{id}`."""
+
+    id: uuid.UUID
 
 
 _TELEGRAM_CHAT = r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$"
@@ -97,12 +101,6 @@ def _present_channel(channel: Channel) -> dict[str, Any]:
         "target": channel.target,
         "createdAt": created,
     }
-
-
-def _invalid(exc: ValidationError) -> Response:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    return error_response(400, "invalid_body", f"{field}: {first['msg']}", field=field)
 
 
 def _owner(caller: Caller, named: str | None) -> str | Response:
@@ -155,26 +153,14 @@ Handler = Callable[[Request, Caller, ContactsRepo], Awaitable[Response]]
 def routes(services: Services) -> list[BaseRoute]:
     """The clients and channels routes."""
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(method: Method, path: str, handler: Handler, op: Operation) -> ApiRoute:
         async def with_repo(request: Request, caller: Caller) -> Response:
             return await handler(request, caller, ContactsRepo(services.transport))
 
-        return with_caller(services, with_repo)
-
-    def item(request: Request) -> OwnedItem | Response:
-        try:
-            return OwnedItem.model_validate({**request.query_params, **request.path_params})
-        except ValidationError as exc:
-            return _invalid(exc)
+        return api_route(services, method, path, with_repo, op)
 
     async def create_client(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
-        if isinstance(body, Response):
-            return body
-        try:
-            ask = ClientRequest.model_validate(body)
-        except ValidationError as exc:
-            return _invalid(exc)
+        ask = body_of(request, ClientRequest)
         owner = _owner(caller, ask.user_id)
         if isinstance(owner, Response):
             return owner
@@ -186,13 +172,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return JSONResponse(_present_client(client), status_code=201)
 
     async def create_channel(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
-        if isinstance(body, Response):
-            return body
-        try:
-            ask = ChannelRequest.model_validate(body)
-        except ValidationError as exc:
-            return _invalid(exc)
+        ask = body_of(request, ChannelRequest)
         owner = _owner(caller, ask.user_id)
         if isinstance(owner, Response):
             return owner
@@ -211,16 +191,14 @@ def routes(services: Services) -> list[BaseRoute]:
         return JSONResponse(_present_channel(channel), status_code=201)
 
     async def list_clients(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        ask = item(request)
-        owner = ask if isinstance(ask, Response) else _owner(caller, ask.user_id)
+        owner = _owner(caller, query_of(request, OwnerQuery).user_id)
         if isinstance(owner, Response):
             return owner
         clients = await repo.list_clients(owner)
         return JSONResponse({"clients": [_present_client(c) for c in clients]})
 
     async def list_channels(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        ask = item(request)
-        owner = ask if isinstance(ask, Response) else _owner(caller, ask.user_id)
+        owner = _owner(caller, query_of(request, OwnerQuery).user_id)
         if isinstance(owner, Response):
             return owner
         channels = await repo.list_channels(owner)
@@ -228,28 +206,49 @@ def routes(services: Services) -> list[BaseRoute]:
 
     def deleter(kind: str) -> Handler:
         async def delete(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-            ask = item(request)
-            if isinstance(ask, Response):
-                return ask
-            owner = _owner(caller, ask.user_id)
+            item_id = path_of(request, ItemPath).id
+            owner = _owner(caller, query_of(request, OwnerQuery).user_id)
             if isinstance(owner, Response):
                 return owner
-            assert ask.id is not None  # noqa: S101 (the route's path always has one)
             if kind == "client":
-                gone = await repo.delete_client(ask.id, owner)
+                gone = await repo.delete_client(item_id, owner)
             else:
-                gone = await repo.delete_channel(ask.id, owner)
+                gone = await repo.delete_channel(item_id, owner)
             if not gone:
                 return error_response(404, "not_found", f"no such {kind}", field="id")
             return Response(status_code=204)
 
         return delete
 
+    def create(summary: str, body: type[BaseModel]) -> Operation:
+        return Operation(
+            summary,
+            "notifications",
+            ok=201,
+            body=body,
+            max_body=MAX_BODY_BYTES,
+            errors={403: "another user's", 409: "limit reached"},
+        )
+
+    def listing(summary: str) -> Operation:
+        return Operation(summary, "notifications", query=OwnerQuery, errors={403: "another user's"})
+
+    def removal(summary: str) -> Operation:
+        return Operation(
+            summary,
+            "notifications",
+            ok=204,
+            params=ItemPath,
+            params_status=400,
+            query=OwnerQuery,
+            errors={403: "another user's", 404: "no such item of this user"},
+        )
+
     return [
-        Route("/api/clients", guarded(create_client), methods=["POST"]),
-        Route("/api/clients", guarded(list_clients), methods=["GET"]),
-        Route("/api/clients/{id}", guarded(deleter("client")), methods=["DELETE"]),
-        Route("/api/channels", guarded(create_channel), methods=["POST"]),
-        Route("/api/channels", guarded(list_channels), methods=["GET"]),
-        Route("/api/channels/{id}", guarded(deleter("channel")), methods=["DELETE"]),
+        guarded("POST", "/api/clients", create_client, create("Create a client", ClientRequest)),
+        guarded("GET", "/api/clients", list_clients, listing("The user's clients")),
+        guarded("DELETE", "/api/clients/{id}", deleter("client"), removal("Delete a client")),
+        guarded("POST", "/api/channels", create_channel, create("Add a channel", ChannelRequest)),
+        guarded("GET", "/api/channels", list_channels, listing("The user's channels")),
+        guarded("DELETE", "/api/channels/{id}", deleter("channel"), removal("Remove a channel")),
     ]

@@ -6,17 +6,17 @@ cloud mode the route is not mounted at all, so it answers 404 like any unknown p
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from inngest_app.events import describe_validation_error
+from inngest_app.inputs import Line
+from inngest_app.routes.api import Operation, body_of, public_route
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
@@ -30,9 +30,16 @@ class DevEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^\S+$")
+    name: Line = Field(min_length=1, max_length=200, pattern=r"^\S+$")
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(None, min_length=1, max_length=255)
+    id: Line | None = Field(None, min_length=1, max_length=255)
+
+
+class DevSent(BaseModel):
+    """What `POST /api/inngest/test` answers: the ids Inngest gave the event."""
+
+    ids: list[str]
+    name: str
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -41,15 +48,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return []
 
     async def send_test_event(request: Request) -> Response:
-        try:
-            payload = DevEvent.model_validate(json.loads(await request.body()))
-        except ValueError as exc:
-            message = (
-                describe_validation_error(exc)
-                if isinstance(exc, ValidationError)
-                else "the body is not valid JSON"
-            )
-            return error_response(400, "body_invalid", message)
+        payload = body_of(request, DevEvent)
         event = inngest.Event(name=payload.name, data=payload.data, id=payload.id or "")
         try:
             ids = await services.inngest.send(event)
@@ -58,4 +57,13 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(502, "inngest_unavailable", "the event could not be sent")
         return JSONResponse({"ids": ids, "name": payload.name})
 
-    return [Route(TEST_PATH, send_test_event, methods=["POST"])]
+    operation = Operation(
+        "Send any event (dev mode only)",
+        "dev",
+        response=DevSent,
+        body=DevEvent,
+        body_code="body_invalid",
+        auth=False,
+        errors={502: "the Dev Server is unreachable"},
+    )
+    return [public_route("POST", TEST_PATH, send_test_event, operation)]

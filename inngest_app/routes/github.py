@@ -10,20 +10,18 @@ case-insensitively.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import inngest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from inngest_app.auth import Caller
-from inngest_app.events import describe_validation_error
 from inngest_app.github.events import (
     DISCOVER,
     REPOSITORY_SYNC_ENHANCED,
@@ -32,13 +30,40 @@ from inngest_app.github.events import (
 )
 from inngest_app.github.plan import capture_view, valid_name, valid_owner
 from inngest_app.repos.github import GithubRepo, Repository
-from inngest_app.routes.api import with_caller
+from inngest_app.routes.api import ApiRoute, Method, Operation, api_route, body_of
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request, GithubRepo, Caller], Awaitable[Response]]
+
+
+class RepositoryPath(BaseModel):
+    """`{owner}/{name}` of a repository, by GitHub's rules (they go into GitHub URLs)."""
+
+    owner: str = Field(pattern=r"^[A-Za-z0-9-]{1,39}$")
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if not valid_owner(value):
+            raise ValueError("not a GitHub owner (letters, digits, inner hyphens; 1-39)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not valid_name(value):
+            raise ValueError("not a GitHub repository name (letters, digits, . - _; 1-100)")
+        return value
+
+
+class TrackRequest(RepositoryPath):
+    """Body of `POST /api/repositories`."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 def present(repository: Repository) -> dict[str, Any]:
@@ -51,11 +76,11 @@ def present(repository: Repository) -> dict[str, Any]:
 def routes(services: Services) -> list[BaseRoute]:
     """The repositories API routes."""
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(method: Method, path: str, handler: Handler, op: Operation) -> ApiRoute:
         async def with_repo(request: Request, caller: Caller) -> Response:
             return await handler(request, GithubRepo(services.transport), caller)
 
-        return with_caller(services, with_repo)
+        return api_route(services, method, path, with_repo, op)
 
     def path_ref(request: Request) -> RepositoryRef | Response:
         owner, name = request.path_params["owner"], request.path_params["name"]
@@ -81,18 +106,8 @@ def routes(services: Services) -> list[BaseRoute]:
         return event_id
 
     async def track(request: Request, repo: GithubRepo, caller: Caller) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return error_response(400, "invalid_json", "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return error_response(400, "invalid_body", "request body must be a JSON object")
-        try:
-            ref = RepositoryRef.model_validate(
-                {"owner": body.get("owner"), "name": body.get("name")}
-            )
-        except ValidationError as exc:
-            return error_response(400, "invalid_repository", describe_validation_error(exc))
+        body = body_of(request, TrackRequest)
+        ref = RepositoryRef(owner=body.owner, name=body.name)
         known = await repo.find(owner=ref.owner, name=ref.name)
         if not await visible(repo, known, caller):
             known = None  # a private repository reads as unknown (discovery finds it known)
@@ -154,9 +169,38 @@ def routes(services: Services) -> list[BaseRoute]:
             status_code=202,
         )
 
-    prefix = "/api/repositories"
+    prefix, tag, bad = "/api/repositories", "repositories", "invalid_repository"
+    by_name = {"params": RepositoryPath, "params_status": 400, "params_code": bad}
     return [
-        Route(prefix, guarded(track), methods=["POST"]),
-        Route(f"{prefix}/{{owner}}/{{name}}", guarded(status), methods=["GET"]),
-        Route(f"{prefix}/{{owner}}/{{name}}/sync", guarded(sync), methods=["POST"]),
+        guarded(
+            "POST",
+            prefix,
+            track,
+            Operation(
+                "Track a repository",
+                tag,
+                ok=202,
+                body=TrackRequest,
+                body_code=bad,
+                errors={503: "Inngest unreachable: try again"},
+            ),
+        ),
+        guarded(
+            "GET",
+            f"{prefix}/{{owner}}/{{name}}",
+            status,
+            Operation("A repository's capture status", tag, **by_name),  # type: ignore[arg-type]
+        ),
+        guarded(
+            "POST",
+            f"{prefix}/{{owner}}/{{name}}/sync",
+            sync,
+            Operation(
+                "Ask for a manual sync",
+                tag,
+                ok=202,
+                errors={409: "missing on GitHub"},
+                **by_name,  # type: ignore[arg-type]
+            ),
+        ),
     ]

@@ -6,11 +6,13 @@ import asyncio
 import logging
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
 from inngest_app import __version__
+from inngest_app.routes.api import Operation, public_route, query_of
 from inngest_app.services import NotStartedError, Services
 from inngest_app.store import StoreError
 from inngest_app.store.migrate import behind_message, pending_migrations
@@ -22,9 +24,9 @@ READY_TIMEOUT_S = 2.0
 def routes(services: Services) -> list[BaseRoute]:
     """The health route."""
 
-    async def healthz(request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> Response:
         body: dict[str, object] = {"status": "ok", "version": __version__}
-        if request.query_params.get("ready") not in (None, "", "0", "false"):
+        if query_of(request, HealthQuery).ready not in (None, "", "0", "false"):
             # First the schema: behind it, even the ping's SQL function may not exist yet.
             pending = await _pending(services)
             if pending:
@@ -49,7 +51,22 @@ def routes(services: Services) -> list[BaseRoute]:
                 )
         return JSONResponse(body)
 
-    return [Route("/healthz", healthz, methods=["GET"])]
+    operation = Operation(
+        "Liveness and version; with ready=1 also the database",
+        "health",
+        query=HealthQuery,
+        auth=False,
+        errors={503: "not ready: the database is unreachable or its schema behind"},
+    )
+    return [public_route("GET", "/healthz", healthz, operation)]
+
+
+class HealthQuery(BaseModel):
+    """`?ready=1` asks the database too (other parameters are ignored: probes add their own)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ready: str | None = Field(None, max_length=16)
 
 
 async def _pending(services: Services) -> list[str]:

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,25 +18,38 @@ import inngest
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import Caller
-from inngest_app.events import describe_validation_error
 from inngest_app.outbound import OutboundRefused, check_headers, check_url
 from inngest_app.queries.config import HttpJsonSource, QueryConfig
 from inngest_app.queries.credentials import CredentialRefused, authorize
 from inngest_app.queries.limits import cap_violation
 from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
-from inngest_app.routes.api import with_caller
+from inngest_app.routes.api import (
+    ApiRoute,
+    Method,
+    Operation,
+    api_route,
+    body_of,
+    path_of,
+    query_of,
+)
+from inngest_app.routes.query_models import (
+    QueryPath,
+    QueryView,
+    ResultsPage,
+    ResultsQuery,
+    RunQuery,
+)
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
 logger = logging.getLogger(__name__)
 STREAM_POLL_S = 0.5
 STREAM_MAX_S = 3600.0
-RESULTS_MAX_LIMIT = 1000
 
 Handler = Callable[[Request, Caller, QueriesRepo], Awaitable[Response]]
 
@@ -65,18 +77,8 @@ def present(query: Query) -> dict[str, Any]:
 def routes(services: Services) -> list[BaseRoute]:
     """The query API routes."""
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def with_repo(request: Request, caller: Caller) -> Response:
-            return await handler(request, caller, QueriesRepo(services.transport))
-
-        return with_caller(services, with_repo)
-
     async def own_query(request: Request, caller: Caller, repo: QueriesRepo) -> Query | Response:
-        try:
-            query_id = uuid.UUID(request.path_params["query_id"])
-        except ValueError:
-            return error_response(404, "not_found", "no such query")
-        query = await repo.get(query_id)
+        query = await repo.get(path_of(request, QueryPath).query_id)
         if query is None or not (caller.is_admin or caller.user_id == query.user_id):
             return error_response(404, "not_found", "no such query")
         return query
@@ -107,7 +109,7 @@ def routes(services: Services) -> list[BaseRoute]:
         settings = services.settings
         over = cap_violation(config, settings) if caps else None
         if over is not None:
-            return error_response(400, "invalid_config", over)
+            return error_response(400, "invalid_config", over, field=over.split(":", 1)[0])
         if config.credential:
             try:
                 authorize(
@@ -118,7 +120,7 @@ def routes(services: Services) -> list[BaseRoute]:
                     is_admin=caller.is_admin,
                 )
             except CredentialRefused as exc:
-                return error_response(exc.status, exc.code, exc.message)
+                return error_response(exc.status, exc.code, exc.message, field="credential")
         if isinstance(config.source, HttpJsonSource):
             try:  # literal addresses and headers now; names are checked once resolved
                 check_url(
@@ -127,7 +129,7 @@ def routes(services: Services) -> list[BaseRoute]:
                 )
                 check_headers(config.source.headers)
             except OutboundRefused as exc:
-                return error_response(400, exc.code, f"source: {exc.message}")
+                return error_response(400, exc.code, f"source: {exc.message}", field="source")
         return None
 
     def too_many() -> Response:
@@ -137,30 +139,24 @@ def routes(services: Services) -> list[BaseRoute]:
         )
 
     async def run(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return error_response(400, "invalid_json", "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return error_response(400, "invalid_body", "request body must be a JSON object")
+        config = body_of(request, RunQuery)
         user_id = caller.user_id
-        if "userId" in body:
-            requested = body.pop("userId")
-            if not caller.is_admin and requested != caller.user_id:
-                return error_response(403, "forbidden", "you may only start your own queries")
-            user_id = str(requested)
+        if config.user_id is not None:
+            if not caller.is_admin and config.user_id != caller.user_id:
+                return error_response(
+                    403, "forbidden", "you may only start your own queries", field="userId"
+                )
+            user_id = config.user_id
         if user_id is None:
-            return error_response(400, "invalid_body", "userId: required for admin callers")
-        try:
-            config = QueryConfig.model_validate(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid_config", describe_validation_error(exc))
+            return error_response(
+                400, "invalid_body", "userId: required for admin callers", field="userId"
+            )
         refused = refusal(config, caller)
         if refused is not None:
             return refused
         created = await repo.create_limited(
             user_id=user_id,
-            config=config.model_dump(mode="json"),
+            config=config.model_dump(mode="json", exclude={"user_id"}),
             max_pages=config.max_pages,
             max_rows=config.max_rows,
             max_active=services.settings.query_max_running_per_user,
@@ -177,18 +173,8 @@ def routes(services: Services) -> list[BaseRoute]:
         query = await own_query(request, caller, repo)
         if isinstance(query, Response):
             return query
-        params = request.query_params
-        unknown = set(params) - {"limit", "after"}
-        if unknown:
-            return error_response(400, "invalid_parameter", f"{sorted(unknown)[0]}: unknown")
-        try:
-            limit = int(params.get("limit", "100"))
-            after = int(params["after"]) if "after" in params else None
-        except ValueError:
-            return error_response(400, "invalid_parameter", "limit and after must be integers")
-        if not 1 <= limit <= RESULTS_MAX_LIMIT:
-            return error_response(400, "invalid_parameter", f"limit: 1 to {RESULTS_MAX_LIMIT}")
-        page = await repo.results(query.id, after=after, limit=limit)
+        params = query_of(request, ResultsQuery)
+        page = await repo.results(query.id, after=params.after, limit=params.limit)
         return JSONResponse(page.model_dump(mode="json"))
 
     async def resume(request: Request, caller: Caller, repo: QueriesRepo) -> Response:
@@ -251,14 +237,97 @@ def routes(services: Services) -> list[BaseRoute]:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    prefix = "/api/queries"
+    def declare(method: Method, path: str, handler: Handler, op: Operation) -> ApiRoute:
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, caller, QueriesRepo(services.transport))
+
+        return api_route(services, method, f"/api/queries{path}", with_repo, op)
+
+    tag = "queries"
+    busy = {429: "too many queries running", 503: "Inngest unreachable: resume it later"}
     return [
-        Route(f"{prefix}/run", guarded(run), methods=["POST"]),
-        Route(f"{prefix}/{{query_id}}", guarded(status), methods=["GET"]),
-        Route(f"{prefix}/{{query_id}}/results", guarded(results), methods=["GET"]),
-        Route(f"{prefix}/{{query_id}}/resume", guarded(resume), methods=["POST"]),
-        Route(f"{prefix}/{{query_id}}/cancel", guarded(cancel), methods=["POST"]),
-        Route(f"{prefix}/{{query_id}}/stream", guarded(stream), methods=["GET"]),
+        declare(
+            "POST",
+            "/run",
+            run,
+            Operation(
+                "Start a paginated query",
+                tag,
+                ok=202,
+                response=QueryView,
+                body=RunQuery,
+                body_code="invalid_config",
+                links={
+                    name: (
+                        method,
+                        f"/api/queries/{{query_id}}{tail}",
+                        {"query_id": "$response.body#/id"},
+                    )
+                    for name, method, tail in (
+                        ("status", "GET", ""),
+                        ("results", "GET", "/results"),
+                        ("cancel", "POST", "/cancel"),
+                        ("resume", "POST", "/resume"),
+                    )
+                },
+                errors={403: "another user's query", **busy},
+            ),
+        ),
+        declare(
+            "GET",
+            "/{query_id}",
+            status,
+            Operation("Read a query's status", tag, response=QueryView, params=QueryPath),
+        ),
+        declare(
+            "GET",
+            "/{query_id}/results",
+            results,
+            Operation(
+                "Page through a query's rows",
+                tag,
+                response=ResultsPage,
+                params=QueryPath,
+                query=ResultsQuery,
+            ),
+        ),
+        declare(
+            "POST",
+            "/{query_id}/resume",
+            resume,
+            Operation(
+                "Resume a paused or retriably failed query",
+                tag,
+                ok=202,
+                response=QueryView,
+                params=QueryPath,
+                errors={409: "not resumable", **busy},
+            ),
+        ),
+        declare(
+            "POST",
+            "/{query_id}/cancel",
+            cancel,
+            Operation(
+                "Cancel a query",
+                tag,
+                response=QueryView,
+                params=QueryPath,
+                errors={409: "already over"},
+            ),
+        ),
+        declare(
+            "GET",
+            "/{query_id}/stream",
+            stream,
+            Operation(
+                "Progress as server-sent events",
+                tag,
+                media_type="text/event-stream",
+                params=QueryPath,
+                errors={429: "too many streams"},
+            ),
+        ),
     ]
 
 

@@ -8,24 +8,30 @@ own runs and outputs (anyone else's is a 404, so ids leak nothing). A user past
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from inngest_app.auth import Caller
-from inngest_app.events import describe_validation_error
 from inngest_app.repos.skills import Output, SkillRun, SkillsRepo
-from inngest_app.routes.api import json_object, with_caller
+from inngest_app.routes.api import ApiRoute, Method, Operation, api_route, body_of, path_of
+from inngest_app.routes.skill_models import (
+    FeedbackCreated,
+    FeedbackRequest,
+    OutputPath,
+    OutputView,
+    RunAccepted,
+    RunPath,
+    RunRequest,
+    RunView,
+)
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, execute_data
-from inngest_app.skills.library import OptionValue
 from inngest_app.skills.runtime import SkillsRuntime, skills_runtime
 from inngest_app.skills.storage import StorageError
 
@@ -34,33 +40,6 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BODY_BYTES = 64 * 1024
 
 Handler = Callable[[Request, Caller, SkillsRepo], Awaitable[Response]]
-
-
-class RunRequest(BaseModel):
-    """Body of `POST /api/runs`."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    skill_name: str = Field(alias="skillName", min_length=1, max_length=64)
-    message: str = Field(min_length=1)
-    client_id: uuid.UUID | None = Field(None, alias="clientId")
-    options: dict[str, OptionValue] = Field(default_factory=dict, max_length=20)
-    user_id: str | None = Field(None, alias="userId", min_length=1, max_length=200)
-
-
-Score = StrictInt
-
-
-class FeedbackRequest(BaseModel):
-    """Body of `POST /api/outputs/{id}/feedback`: scores 1 to 5."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    overall: Score = Field(ge=1, le=5)
-    accuracy: Score | None = Field(None, ge=1, le=5)
-    quality: Score | None = Field(None, ge=1, le=5)
-    issues: list[str] = Field(default_factory=list, max_length=20)
-    comment: str | None = Field(None, max_length=4000)
 
 
 def present_run(run: SkillRun) -> dict[str, Any]:
@@ -101,12 +80,6 @@ def routes(services: Services) -> list[BaseRoute]:
     """The skills API routes."""
     runtime: SkillsRuntime = skills_runtime(services)
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def with_repo(request: Request, caller: Caller) -> Response:
-            return await handler(request, caller, SkillsRepo(services.transport))
-
-        return with_caller(services, with_repo, unavailable=(StorageError,))
-
     async def send(event: inngest.Event) -> bool:
         try:
             await services.inngest.send(event)
@@ -116,25 +89,23 @@ def routes(services: Services) -> list[BaseRoute]:
         return True
 
     async def create_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
-        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
-        if isinstance(body, Response):
-            return body
-        message = body.get("message")
-        if isinstance(message, str) and len(message.encode()) > MAX_MESSAGE_BYTES:
+        ask = body_of(request, RunRequest)
+        if len(ask.message.encode()) > MAX_MESSAGE_BYTES:
             return error_response(
-                413, "message_too_large", f"message: over {MAX_MESSAGE_BYTES} bytes"
+                413,
+                "message_too_large",
+                f"message: over {MAX_MESSAGE_BYTES} bytes",
+                field="message",
             )
-        try:
-            ask = RunRequest.model_validate(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid_body", describe_validation_error(exc))
         user_id = caller.user_id
         if ask.user_id is not None:
             if not caller.is_admin and ask.user_id != caller.user_id:
                 return error_response(403, "forbidden", "you may only start your own runs")
             user_id = ask.user_id
         if user_id is None:
-            return error_response(400, "invalid_body", "userId: required for admin callers")
+            return error_response(
+                400, "invalid_body", "userId: required for admin callers", field="userId"
+            )
         if runtime.active_skill(ask.skill_name) is None:
             return error_response(404, "unknown_skill", f"skillName: no skill {ask.skill_name!r}")
         await runtime.ensure_synced()
@@ -177,22 +148,14 @@ def routes(services: Services) -> list[BaseRoute]:
         )
         return JSONResponse({"runId": str(run.id), "status": run.status}, status_code=202)
 
-    def _id(request: Request, name: str) -> uuid.UUID | None:
-        try:
-            return uuid.UUID(request.path_params[name])
-        except ValueError:
-            return None
-
     async def get_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:
-        run_id = _id(request, "run_id")
-        run = None if run_id is None else await repo.get_run(run_id)
+        run = await repo.get_run(path_of(request, RunPath).run_id)
         if run is None or not (caller.is_admin or caller.user_id == run.user_id):
             return error_response(404, "not_found", "no such run")
         return JSONResponse(present_run(run))
 
     async def own_output(request: Request, caller: Caller, repo: SkillsRepo) -> Output | None:
-        output_id = _id(request, "output_id")
-        output = None if output_id is None else await repo.get_output(output_id)
+        output = await repo.get_output(path_of(request, OutputPath).output_id)
         if output is None or not (caller.is_admin or caller.user_id == output.user_id):
             return None
         return output
@@ -209,13 +172,7 @@ def routes(services: Services) -> list[BaseRoute]:
         output = await own_output(request, caller, repo)
         if output is None:
             return error_response(404, "not_found", "no such output")
-        body = await json_object(request, max_bytes=MAX_BODY_BYTES)
-        if isinstance(body, Response):
-            return body
-        try:
-            feedback = FeedbackRequest.model_validate(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid_feedback", describe_validation_error(exc))
+        feedback = body_of(request, FeedbackRequest)
         stored = await repo.create_feedback(
             output_id=output.id,
             user_id=caller.user_id or output.user_id,
@@ -237,9 +194,66 @@ def routes(services: Services) -> list[BaseRoute]:
         )
         return JSONResponse({"feedbackId": str(stored.id)}, status_code=201)
 
+    def declare(method: Method, path: str, handler: Handler, op: Operation) -> ApiRoute:
+        async def with_repo(request: Request, caller: Caller) -> Response:
+            return await handler(request, caller, SkillsRepo(services.transport))
+
+        return api_route(services, method, path, with_repo, op, unavailable=(StorageError,))
+
+    tag = "skills"
     return [
-        Route("/api/runs", guarded(create_run), methods=["POST"]),
-        Route("/api/runs/{run_id}", guarded(get_run), methods=["GET"]),
-        Route("/api/outputs/{output_id}", guarded(get_output), methods=["GET"]),
-        Route("/api/outputs/{output_id}/feedback", guarded(give_feedback), methods=["POST"]),
+        declare(
+            "POST",
+            "/api/runs",
+            create_run,
+            Operation(
+                "Run a skill",
+                tag,
+                ok=202,
+                response=RunAccepted,
+                body=RunRequest,
+                max_body=MAX_BODY_BYTES,
+                links={"read": ("GET", "/api/runs/{run_id}", {"run_id": "$response.body#/runId"})},
+                errors={404: "unknown skill or client", 429: "past the hourly allowance"},
+            ),
+        ),
+        declare(
+            "GET",
+            "/api/runs/{run_id}",
+            get_run,
+            Operation(
+                "Read a run",
+                tag,
+                response=RunView,
+                params=RunPath,
+                links={
+                    name: (method, path, {"output_id": "$response.body#/outputId"})
+                    for name, method, path in (
+                        ("output", "GET", "/api/outputs/{output_id}"),
+                        ("feedback", "POST", "/api/outputs/{output_id}/feedback"),
+                    )
+                },
+            ),
+        ),
+        declare(
+            "GET",
+            "/api/outputs/{output_id}",
+            get_output,
+            Operation("Read an output", tag, response=OutputView, params=OutputPath),
+        ),
+        declare(
+            "POST",
+            "/api/outputs/{output_id}/feedback",
+            give_feedback,
+            Operation(
+                "Give feedback on an output",
+                tag,
+                ok=201,
+                response=FeedbackCreated,
+                params=OutputPath,
+                body=FeedbackRequest,
+                body_code="invalid_feedback",
+                max_body=MAX_BODY_BYTES,
+            ),
+        ),
     ]

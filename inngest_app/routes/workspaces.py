@@ -18,16 +18,16 @@ import uuid
 from typing import Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from inngest_app.auth import Caller
-from inngest_app.events import describe_validation_error
 from inngest_app.github.plan import valid_name, valid_owner
+from inngest_app.inputs import Line, QueryInt, UserId, refuse_null
 from inngest_app.repos.workspaces import MembershipChange, Workspace, WorkspacesRepo
-from inngest_app.routes.api import json_object, with_caller
+from inngest_app.routes.api import Operation, api_route, body_of, query_of
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 from inngest_app.workspaces.events import REPOSITORY_CHANGE
@@ -44,7 +44,7 @@ class NewWorkspace(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Line = Field(..., min_length=1, max_length=200)
 
     @field_validator("name")
     @classmethod
@@ -54,8 +54,10 @@ class NewWorkspace(BaseModel):
         return value.strip()
 
     slug: str | None = Field(None, pattern=r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
-    owner_id: str | None = Field(None, alias="ownerId", min_length=1, max_length=200)
+    owner_id: UserId | None = Field(None, alias="ownerId")
     data_retention_days: int | None = Field(None, alias="dataRetentionDays", ge=1, le=3650)
+
+    _not_null = field_validator("owner_id", mode="before")(refuse_null)
 
 
 class MemberOptions(BaseModel):
@@ -64,6 +66,27 @@ class MemberOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     is_priority: StrictBool = Field(False, alias="isPriority")
+
+
+class WorkspacePath(BaseModel):
+    """`{workspace_id}` of `/api/workspaces/{workspace_id}/...`."""
+
+    workspace_id: uuid.UUID
+
+
+class MemberPath(WorkspacePath):
+    """`/api/workspaces/{workspace_id}/repositories/{owner}/{name}` (GitHub's rules: 400)."""
+
+    owner: Line = Field(max_length=100)
+    name: Line = Field(max_length=100)
+
+
+class MetricsQuery(BaseModel):
+    """The query of `GET /api/workspaces/{id}/metrics`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: QueryInt = Field(30, ge=1, le=MAX_METRICS_DAYS)
 
 
 def slugify(name: str) -> str:
@@ -120,15 +143,11 @@ def routes(services: Services) -> list[BaseRoute]:
         return owner, name
 
     async def create(request: Request, caller: Caller) -> Response:
-        body = await json_object(request)
-        if isinstance(body, Response):
-            return body
-        try:
-            new = NewWorkspace.model_validate(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid_body", describe_validation_error(exc))
+        new = body_of(request, NewWorkspace)
         if caller.is_admin and new.owner_id is None:
-            return error_response(400, "invalid_body", "ownerId: required for admin callers")
+            return error_response(
+                400, "invalid_body", "ownerId: required for admin callers", field="ownerId"
+            )
         if not caller.is_admin and new.owner_id not in (None, caller.user_id):
             return error_response(403, "forbidden", "you may only create your own workspaces")
         owner_id = new.owner_id or caller.user_id
@@ -167,18 +186,15 @@ def routes(services: Services) -> list[BaseRoute]:
         named = member_name(request)
         if isinstance(named, Response):
             return named
-        body = await json_object(request, optional=True)
-        if isinstance(body, Response):
-            return body
-        try:
-            options = MemberOptions.model_validate(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid_body", describe_validation_error(exc))
+        options = body_of(request, MemberOptions)
         owner, name = named
         before = workspace.member(owner, name)
         if options.is_priority and not caller.is_admin:
             return error_response(
-                403, "forbidden", "isPriority: only admins mark a repository priority"
+                403,
+                "forbidden",
+                "isPriority: only admins mark a repository priority",
+                field="isPriority",
             )
         # a user's re-addition keeps what an admin set
         is_priority = (
@@ -255,16 +271,7 @@ def routes(services: Services) -> list[BaseRoute]:
         workspace = await own(request, caller)
         if isinstance(workspace, Response):
             return workspace
-        params = request.query_params
-        unknown = set(params) - {"days"}
-        if unknown:
-            return error_response(400, "invalid_parameter", f"{sorted(unknown)[0]}: unknown")
-        raw = params.get("days", "30")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_METRICS_DAYS:
-            return error_response(
-                400, "invalid_parameter", f"days: a whole number from 1 to {MAX_METRICS_DAYS}"
-            )
-        days = int(raw)
+        days = query_of(request, MetricsQuery).days
         # the window ends at the last computed day: yesterday (today is computed after it ends)
         last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         rows = await repo().series(workspace.id, until=last, days=2 * days)
@@ -283,12 +290,64 @@ def routes(services: Services) -> list[BaseRoute]:
 
     prefix = "/api/workspaces"
     member = f"{prefix}/{{workspace_id}}/repositories/{{owner}}/{{name}}"
+    tag, by_id, in_ws = "workspaces", WorkspacePath, MemberPath
     return [
-        Route(prefix, with_caller(services, create), methods=["POST"]),
-        Route(f"{prefix}/{{workspace_id}}", with_caller(services, show), methods=["GET"]),
-        Route(member, with_caller(services, add), methods=["POST"]),
-        Route(member, with_caller(services, remove), methods=["DELETE"]),
-        Route(
-            f"{prefix}/{{workspace_id}}/metrics", with_caller(services, metrics), methods=["GET"]
+        api_route(
+            services,
+            "POST",
+            prefix,
+            create,
+            Operation(
+                "Create a workspace",
+                tag,
+                ok=201,
+                body=NewWorkspace,
+                errors={409: "slug"},
+                links={
+                    name: (method, path, {"workspace_id": "$response.body#/id"})
+                    for name, method, path in (
+                        ("read", "GET", f"{prefix}/{{workspace_id}}"),
+                        ("metrics", "GET", f"{prefix}/{{workspace_id}}/metrics"),
+                        ("add", "POST", member),
+                        ("remove", "DELETE", member),
+                    )
+                },
+            ),
+        ),
+        api_route(
+            services,
+            "GET",
+            f"{prefix}/{{workspace_id}}",
+            show,
+            Operation("Read a workspace with its repositories", tag, params=by_id),
+        ),
+        api_route(
+            services,
+            "POST",
+            member,
+            add,
+            Operation(
+                "Add a repository (or change its priority)",
+                tag,
+                ok=201,
+                params=in_ws,
+                body=MemberOptions,
+                body_optional=True,
+                errors={200: "already a member", 503: "Inngest unreachable: nothing changed"},
+            ),
+        ),
+        api_route(
+            services,
+            "DELETE",
+            member,
+            remove,
+            Operation("Remove a repository", tag, params=in_ws, errors={503: "nothing changed"}),
+        ),
+        api_route(
+            services,
+            "GET",
+            f"{prefix}/{{workspace_id}}/metrics",
+            metrics,
+            Operation("Daily metrics and trend", tag, params=by_id, query=MetricsQuery),
         ),
     ]

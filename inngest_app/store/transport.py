@@ -30,11 +30,46 @@ _PERMANENT_CLASSES = frozenset({"0A", "21", "22", "23", "2F", "42", "44", "54", 
 
 
 class StoreError(Exception):
-    """A data operation failed; `retriable` says whether trying again can help."""
+    """A data operation failed; `retriable` says whether trying again can help.
 
-    def __init__(self, message: str, *, retriable: bool) -> None:
+    `input_fault` says the call's input caused it (SQLSTATE class 22 data or 23 integrity, an
+    argument the driver cannot encode, a PostgREST 4xx about the request): a caller's 4xx, never
+    a 503. `field` names the SQL argument at fault when the error says which (`p_` dropped).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retriable: bool,
+        sqlstate: str | None = None,
+        input_fault: bool = False,
+        field: str | None = None,
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.sqlstate = sqlstate
+        self.input_fault = input_fault and not retriable
+        self.field = field
+        self.reason = reason[:200]
+
+
+_INPUT_CLASSES = frozenset({"22", "23"})
+_ARGUMENT = re.compile(r"query argument \$(\d+)")
+
+
+def input_sqlstate(sqlstate: str | None) -> bool:
+    """Whether an error with this SQLSTATE was caused by the values passed (data, integrity)."""
+    return bool(sqlstate) and (sqlstate or "")[:2].upper() in _INPUT_CLASSES
+
+
+def _argument(message: str, names: tuple[str, ...]) -> str | None:
+    """The argument an asyncpg message points at (`query argument $3`), without its `p_`."""
+    match = _ARGUMENT.search(message)
+    if match is None or not 1 <= int(match.group(1)) <= len(names):
+        return None
+    return names[int(match.group(1)) - 1].removeprefix("p_")
 
 
 def sqlstate_retriable(sqlstate: str) -> bool:
@@ -71,6 +106,17 @@ def postgrest_retriable(code: str | None, status: int | None) -> bool:
     elif status is None and _HTTP_STATUS.match(code):
         status = int(code)
     return status_retriable(status)
+
+
+def postgrest_input_fault(code: str | None, status: int | None) -> bool:
+    """Whether PostgREST says the request's values were at fault: a forwarded SQLSTATE of class
+    22/23, or a 400/409/422 that is not about the schema (PGRST2xx) or the JWT (PGRST3xx)."""
+    code = code or ""
+    if _SQLSTATE.match(code):
+        return input_sqlstate(code)
+    if code.startswith(("PGRST2", "PGRST3")):
+        return False
+    return status in (400, 409, 422)
 
 
 class Transport(Protocol):
@@ -131,15 +177,34 @@ class PostgresTransport:
             sqlstate = exc.sqlstate or ""
             if sqlstate_retriable(sqlstate):
                 raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
-            raise StoreError(f"{fn}: {exc}", retriable=False) from exc
+            raise StoreError(
+                f"{fn}: {exc}",
+                retriable=False,
+                sqlstate=sqlstate,
+                input_fault=input_sqlstate(sqlstate),
+                # the column a RAISE names, or the argument asyncpg could not encode
+                field=getattr(exc, "column_name", None) or _argument(str(exc), names),
+                reason=str(getattr(exc, "message", "") or exc),
+            ) from exc
         except asyncpg.InterfaceError as exc:
             # client side: an argument it cannot encode is bad input (a ValueError); a closed
             # connection or pool is not
             if isinstance(exc, ValueError):
-                raise StoreError(f"{fn}: {exc}", retriable=False) from exc
+                raise StoreError(
+                    f"{fn}: {exc}",
+                    retriable=False,
+                    sqlstate="22000",
+                    input_fault=True,
+                    field=_argument(str(exc), names),
+                    reason=str(exc),
+                ) from exc
             raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
         except (OSError, TimeoutError) as exc:
             raise StoreError(f"{fn}: database unavailable: {exc}", retriable=True) from exc
+        except (UnicodeError, OverflowError) as exc:  # an argument that cannot be encoded
+            raise StoreError(
+                f"{fn}: {exc}", retriable=False, sqlstate="22000", input_fault=True, reason=str(exc)
+            ) from exc
 
 
 # The HTTP status of the last response the current task received: postgrest-py's APIError
@@ -186,7 +251,13 @@ class SupabaseTransport:
             status = _last_status.get()
             retriable = postgrest_retriable(exc.code, status)
             detail = f"{exc.message} ({exc.code or 'no code'}, HTTP {status or '?'})"
-            raise StoreError(f"{fn}: {detail}", retriable=retriable) from exc
+            raise StoreError(
+                f"{fn}: {detail}",
+                retriable=retriable,
+                sqlstate=exc.code,
+                input_fault=postgrest_input_fault(exc.code, status),
+                reason=str(exc.message or ""),
+            ) from exc
         finally:
             _last_status.reset(token)
         return response.data

@@ -13,13 +13,13 @@ accept those too, filling the envelope from the Inngest event (its id when there
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 import inngest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inngest_app.events import EventPayload, describe_validation_error, parse_event
+from inngest_app.inputs import InputError, parse_json
 from inngest_app.settings import Settings
 from inngest_app.stripe.objects import CheckoutSession, Invoice, PaymentIntent, Subscription
 
@@ -34,8 +34,16 @@ INVOICE_PAID = "stripe/invoice.paid"
 INVOICE_PAYMENT_FAILED = "stripe/invoice.payment_failed"
 
 
+MAX_EVENT_DEPTH = 64  # Stripe's objects nest a handful of levels (expanded lists included)
+MAX_CREATED = 253402300799  # 9999-12-31T23:59:59Z: the last second a timestamp column holds
+
+
 class EventError(ValueError):
-    """The body is not a Stripe event this endpoint can forward."""
+    """The body is not a Stripe event this endpoint can forward; `code` says why."""
+
+    def __init__(self, message: str, code: str = "event_invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _EnvelopeData(BaseModel):
@@ -52,9 +60,9 @@ class StripeEvent(BaseModel):
     id: str = Field(pattern=r"^evt_[A-Za-z0-9_]+$", max_length=255)
     object: str = Field(pattern=r"^event$")
     type: str = Field(pattern=r"^[a-z0-9_.]+$", max_length=200)
-    created: int = Field(ge=0)
+    created: int = Field(ge=0, le=MAX_CREATED)
     livemode: bool = False
-    api_version: str | None = None
+    api_version: str | None = Field(None, max_length=64)
     data: _EnvelopeData
 
     @property
@@ -66,9 +74,10 @@ class StripeEvent(BaseModel):
 def parse_envelope(body: bytes | str) -> StripeEvent:
     """Parse a webhook body; `EventError` when it is not JSON or not a Stripe event."""
     try:
-        raw = json.loads(body)
-    except ValueError:
-        raise EventError("the body is not valid JSON") from None
+        raw = parse_json(body, max_depth=MAX_EVENT_DEPTH)
+    except InputError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        raise EventError(f"{where}{exc.message}", exc.code) from None
     if not isinstance(raw, dict):
         raise EventError("the body is not a JSON object")
     try:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import stripe
 
 DEFAULT_TOLERANCE_S = 300
+MAX_HEADER_CHARS = 4096  # a timestamp and a signature per active secret
 
 
 class SignatureError(Exception):
@@ -30,6 +31,9 @@ def verify_signature(
         raise SignatureError("no webhook secret is configured")
     if not header:
         raise SignatureError("the Stripe-Signature header is missing")
+    if len(header) > MAX_HEADER_CHARS or not header.isascii():
+        # hmac.compare_digest raises on non-ASCII text: Stripe's header is short ASCII
+        raise SignatureError("the Stripe-Signature header is malformed")
     try:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:

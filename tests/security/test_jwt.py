@@ -151,3 +151,55 @@ async def test_audience_and_roles_are_settable(start_live: LiveFactory, jwks: Jw
         assert (await live.api.get(STATS, headers=bearer(good))).status_code == 200
         default_aud = jwks.es256()
         assert (await live.api.get(STATS, headers=bearer(default_aud))).status_code == 401
+
+
+async def test_subs_must_be_uuids_when_the_project_says_so(
+    start_live: LiveFactory, jwks: Jwks
+) -> None:
+    """Supabase's subs are UUIDs: with `SUPABASE_JWT_UUID_SUBS=1` nothing else is a user."""
+    user = "0b6d7c8e-3f4a-4b5c-9d6e-7f8091a2b3c4"
+    async with start_live(
+        **query_settings(), supabase_url=jwks.url, supabase_jwt_uuid_subs=True
+    ) as live:
+        for sub in ("user-1", "", "0b6d7c8e3f4a4b5c9d6e7f8091a2b3c4x", user.upper() + " "):
+            run = await live.api.post(
+                "/api/queries/run", json=config(), headers=bearer(jwks.es256(sub=sub))
+            )
+            assert run.status_code == 401, (sub, run.text)
+            assert run.json()["field"] == "Authorization"
+        assert await live.pool.fetchval("select count(*) from queries") == 0
+        stats = await live.api.get(STATS, headers=bearer(jwks.es256(sub=user)))
+        assert stats.status_code == 200, stats.text
+
+
+def _forged(header: Any, claims: Any) -> str:
+    """A token with any header and payload JSON (signature garbage): what PyJWT refuses to make."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+async def test_forged_headers_and_payloads_are_401_json(
+    start_live: LiveFactory, jwks: Jwks
+) -> None:
+    claims = jwks.claims()
+    tokens = [
+        _forged({"alg": "ES256", "kid": ["ec-1"]}, claims),
+        _forged({"alg": "RS256", "kid": {"k": 1}}, claims),
+        _forged({"alg": ["HS256"]}, claims),
+        _forged(["alg", "HS256"], claims),
+        _forged({"alg": "HS256"}, ["not", "an", "object"]),
+        _forged({"alg": "ES256", "kid": "ec-1"}, claims),
+        jwks.es256(exp=10**30),
+        jwks.es256(iat="yesterday"),
+        jwks.es256(nbf={"x": 1}),
+        "a.b.c",
+        "x" * 5000,
+    ]
+    async with start_live(**query_settings(), supabase_url=jwks.url) as live:
+        for forged in tokens:
+            response = await live.api.get(STATS, headers=bearer(forged))
+            assert response.status_code == 401, (forged[:60], response.text)
+            assert response.json()["field"] == "Authorization"
