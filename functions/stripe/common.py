@@ -10,7 +10,7 @@ import httpx
 import inngest
 
 from inngest_app.events import parse_event
-from inngest_app.repos.billing import BillingRepo, EventResult
+from inngest_app.repos.billing import EventResult
 from inngest_app.settings import Settings
 from inngest_app.store import StoreError
 from inngest_app.stripe.api import StripeApi
@@ -56,18 +56,16 @@ def parse(
 
 
 def ledger_step(
-    repo: BillingRepo,
     data: PaymentIntentEvent | SubscriptionEvent | InvoiceEvent,
     write: Callable[..., Awaitable[EventResult]],
     **effect: Any,
 ) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """The step body that applies `effect` with `write(repo, ...)` and records the event
-    in the ledger, both in one SQL call keyed on the Stripe event id."""
+    """The step body that applies `effect` with `write` (a billing repository's method) and
+    records the event in the ledger, both in one SQL call keyed on the Stripe event id."""
 
     async def step() -> dict[str, Any]:
         return await stored(
             lambda: write(
-                repo,
                 event_id=data.id,
                 event_type=data.type,
                 created=from_unix(data.created),

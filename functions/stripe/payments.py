@@ -37,7 +37,7 @@ async def payment_succeeded_handler(
     """Record a succeeded payment (the webhook's form or the seed apps' {paymentIntent})."""
     data = live_checked(settings, parse_payment(ctx.event), PAYMENT_INTENT_SUCCEEDED)
     record = ledger_step(
-        repo, data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=True)
+        data, repo.record_payment, payment=payment_state(data.object, succeeded=True)
     )
     result: dict[str, Any] = await ctx.step.run("record-payment", record)
     return result
@@ -49,7 +49,7 @@ async def payment_failed_handler(
     """Record a failed payment; alert once when this event was the one applied."""
     data = live_checked(settings, parse_payment(ctx.event), PAYMENT_INTENT_PAYMENT_FAILED)
     record = ledger_step(
-        repo, data, BillingRepo.record_payment, payment=payment_state(data.object, succeeded=False)
+        data, repo.record_payment, payment=payment_state(data.object, succeeded=False)
     )
     result: dict[str, Any] = await ctx.step.run("record-failure", record)
     url = settings.alert_webhook_url

@@ -19,9 +19,7 @@ async def subscription_handler(
 ) -> dict[str, Any]:
     """Apply a `customer.subscription.*` event."""
     data = parse(settings, SubscriptionEvent, ctx.event.data, ctx.event.name)
-    apply = ledger_step(
-        repo, data, BillingRepo.sync_subscription, subscription=subscription_state(data.object)
-    )
+    apply = ledger_step(data, repo.sync_subscription, subscription=subscription_state(data.object))
     result: dict[str, Any] = await ctx.step.run("apply-subscription", apply)
     return result
 
@@ -32,6 +30,6 @@ async def invoice_handler(
     """Apply an invoice's effect on its subscription (paid, or payment failed)."""
     data = parse(settings, InvoiceEvent, ctx.event.data, ctx.event.name)
     state = invoice_subscription_state(data.object, paid=ctx.event.name == INVOICE_PAID)
-    apply = ledger_step(repo, data, BillingRepo.sync_subscription, subscription=state)
+    apply = ledger_step(data, repo.sync_subscription, subscription=state)
     result: dict[str, Any] = await ctx.step.run("apply-invoice", apply)
     return result
