@@ -29,32 +29,33 @@ CONFIG = {
     },
     "page_delay_s": 2,
 }
+CREATED = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+# a query as `query_create` stores it, before any run
+QUERY_ROW: dict[str, Any] = {
+    "id": QUERY_ID,
+    "user_id": "user-1",
+    "config": CONFIG,
+    "run_id": None,
+    "pages_completed": 0,
+    "rows_inserted": 0,
+    "next_cursor": None,
+    "max_pages": 100,
+    "last_error": None,
+    "error_code": None,
+    "retriable": False,
+    "resume_after": None,
+    "created_at": CREATED,
+    "updated_at": CREATED,
+    "completed_at": None,
+}
 
 
 class FakeQueries:
     """The query's row in memory, changed as the SQL functions would."""
 
     def __init__(self, *, status: str = "pending", max_rows: int = 1000) -> None:
-        now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-        self.query = Query(
-            id=QUERY_ID,
-            user_id="user-1",
-            config=CONFIG,
-            status=status,  # type: ignore[arg-type]
-            run_id=None,
-            pages_completed=0,
-            rows_inserted=0,
-            next_cursor=None,
-            max_pages=100,
-            max_rows=max_rows,
-            last_error=None,
-            error_code=None,
-            retriable=False,
-            resume_after=None,
-            created_at=now,
-            updated_at=now,
-            completed_at=None,
-        )
+        row = {**QUERY_ROW, "status": status, "max_rows": max_rows}
+        self.query = Query.model_validate(row)
         self.pages: list[tuple[int, int, bool]] = []  # (page, rows kept, done)
         self.paused: list[str] = []
 

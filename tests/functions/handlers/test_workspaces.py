@@ -51,15 +51,15 @@ class FakeWorkspaces:
         return self.state
 
 
+async def _fan_out(ctx: inngest.Context) -> dict[str, Any]:
+    """The fan-out over `WORKSPACES`, 2 a page, 2 pages a run, a 3-day window."""
+    repo = FakeWorkspaces()
+    return await fan_out_handler(ctx, repo=repo, batch=2, pages=2, trailing_days=3)  # type: ignore[arg-type]
+
+
 async def test_the_fan_out_sends_each_workspace_once_and_hands_over_after_its_pages() -> None:
     ctx = fake_context("inngest/scheduled.timer", ts=TICK)
-    result = await fan_out_handler(
-        ctx,
-        repo=FakeWorkspaces(),  # type: ignore[arg-type]
-        batch=2,
-        pages=2,
-        trailing_days=3,
-    )
+    result = await _fan_out(ctx)
 
     assert result == {"date": "2026-02-28", "workspaces": 4}
     step = step_of(ctx)
@@ -87,13 +87,7 @@ async def test_the_fan_out_sends_each_workspace_once_and_hands_over_after_its_pa
 
     # the continuation goes on after the last workspace sent, for the same day
     follow = fake_context(FAN_OUT, dict(handover.data), ts=TICK + dt.timedelta(days=1))
-    more = await fan_out_handler(
-        follow,
-        repo=FakeWorkspaces(),  # type: ignore[arg-type]
-        batch=2,
-        pages=2,
-        trailing_days=3,
-    )
+    more = await _fan_out(follow)
     assert more == {"date": "2026-02-28", "workspaces": 1}
     assert [e.data["workspaceId"] for e in step_of(follow).events()] == [str(WORKSPACES[4])]
     assert step_of(follow).ids == ["list-workspaces-0", "fan-out-0"]
