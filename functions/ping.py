@@ -26,6 +26,21 @@ class PingRequested(EventPayload):
     pause_s: float = Field(1.0, ge=0, le=3600)
 
 
+async def ping_handler(ctx: inngest.Context, *, repo: PingsRepo) -> dict[str, Any]:
+    """Record `ping`, sleep `pause_s`, record `pong`."""
+    data = parse_event(PingRequested, ctx.event.data, event=PING)
+
+    async def record(step: str) -> dict[str, Any]:
+        row = await repo.record(run_id=ctx.run_id, step=step, message=data.message)
+        ctx.logger.info("recorded %s", step)
+        return row.model_dump(mode="json")
+
+    first = await ctx.step.run("record-ping", record, "ping")
+    await ctx.step.sleep("pause", dt.timedelta(seconds=data.pause_s))
+    second = await ctx.step.run("record-pong", record, "pong")
+    return {"message": data.message, "ping": first, "pong": second}
+
+
 def build(services: Services) -> list[inngest.Function[Any]]:
     """The ping function, bound to `services`."""
 
@@ -33,17 +48,6 @@ def build(services: Services) -> list[inngest.Function[Any]]:
         fn_id="ping", name="Ping", trigger=inngest.TriggerEvent(event=PING), retries=3
     )
     async def ping(ctx: inngest.Context) -> dict[str, Any]:
-        data = parse_event(PingRequested, ctx.event.data, event=PING)
-        repo = PingsRepo(services.transport)
-
-        async def record(step: str) -> dict[str, Any]:
-            row = await repo.record(run_id=ctx.run_id, step=step, message=data.message)
-            ctx.logger.info("recorded %s", step)
-            return row.model_dump(mode="json")
-
-        first = await ctx.step.run("record-ping", record, "ping")
-        await ctx.step.sleep("pause", dt.timedelta(seconds=data.pause_s))
-        second = await ctx.step.run("record-pong", record, "pong")
-        return {"message": data.message, "ping": first, "pong": second}
+        return await ping_handler(ctx, repo=PingsRepo(services.transport))
 
     return [ping]

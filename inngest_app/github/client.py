@@ -29,91 +29,43 @@ from typing import Any
 
 import httpx
 
-from inngest_app.queries.fetch import parse_retry_after
+from inngest_app.github.answers import (
+    GithubError,
+    GithubUnavailable,
+    GraphQLResult,
+    NotFound,
+    RateLimit,
+    RateLimited,
+    Refused,
+    RequestCount,
+    RestResponse,
+    from_unix,
+    graphql_failure,
+    message_of,
+    rate_limit_error,
+    rate_limit_of,
+)
+
+__all__ = [
+    "GithubClient",
+    "GithubError",
+    "GithubUnavailable",
+    "GraphQLResult",
+    "Listing",
+    "NotFound",
+    "RateLimit",
+    "RateLimited",
+    "Refused",
+    "RequestCount",
+    "RestResponse",
+    "graphql_url",
+    "list_pages",
+    "rate_limit_error",
+]
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_BODY_BYTES = 20 * 1024 * 1024
-SECONDARY_DEFAULT_WAIT_S = 60.0
-_SECONDARY_MARKERS = ("secondary rate limit", "abuse detection")
-_TRANSIENT_GRAPHQL = frozenset({"INTERNAL", "TIMEOUT", "SERVICE_UNAVAILABLE"})
-
-
-class GithubError(Exception):
-    """A GitHub request did not give a usable answer."""
-
-
-class GithubUnavailable(GithubError):
-    """A transient failure (5xx, network, GitHub-side timeout): try again later."""
-
-
-class Refused(GithubError):
-    """GitHub refused the request for good (credentials, permissions, validation)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotFound(GithubError):
-    """The resource does not exist, or the token cannot see it."""
-
-
-class RateLimited(GithubError):
-    """A rate limit: retry at `retry_at`. `kind` is `primary` or `secondary`."""
-
-    def __init__(self, message: str, *, retry_at: dt.datetime, kind: str) -> None:
-        super().__init__(message)
-        self.retry_at = retry_at
-        self.kind = kind
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """GraphQL's `rateLimit { cost remaining resetAt }` of one query."""
-
-    cost: int
-    remaining: int
-    reset_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class RestResponse:
-    """One REST answer: a body (None on a 304), its validator and its `Link: next`."""
-
-    url: str
-    status: int
-    body: Any
-    etag: str | None
-    next_url: str | None
-
-    @property
-    def not_modified(self) -> bool:
-        """A conditional request matched: the stored copy is current (and cost no quota)."""
-        return self.status == 304
-
-
-@dataclass(frozen=True)
-class GraphQLResult:
-    """`data` of a GraphQL answer, the errors GitHub reported beside it, and its rate limit."""
-
-    data: dict[str, Any]
-    errors: list[dict[str, Any]]
-    rate_limit: RateLimit | None
-
-
-@dataclass
-class RequestCount:
-    """Requests sent, by API (what the benchmark reports)."""
-
-    rest: int = 0
-    graphql: int = 0
-    not_modified: int = 0
-
-    @property
-    def total(self) -> int:
-        """All requests sent."""
-        return self.rest + self.graphql
 
 
 def graphql_url(api_url: str) -> str:
@@ -122,66 +74,6 @@ def graphql_url(api_url: str) -> str:
     if base.endswith("/api/v3"):
         return base[: -len("/v3")] + "/graphql"
     return base + "/graphql"
-
-
-def _from_unix(value: str | None) -> dt.datetime | None:
-    if value is None or not value.strip().isdigit():
-        return None
-    return dt.datetime.fromtimestamp(int(value), dt.UTC)
-
-
-def _message(body: Any, fallback: str) -> str:
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return fallback
-
-
-def rate_limit_error(
-    status: int, headers: httpx.Headers, body: Any, *, now: dt.datetime
-) -> RateLimited | None:
-    """The rate limit a 403/429 answer reports, if it is one (GitHub's documented rules)."""
-    if status not in (403, 429):
-        return None
-    message = _message(body, f"HTTP {status}")
-    retry_after = parse_retry_after(headers.get("retry-after"), now=now)
-    if retry_after is not None:
-        return RateLimited(
-            f"secondary rate limit: {message}",
-            retry_at=now + dt.timedelta(seconds=retry_after),
-            kind="secondary",
-        )
-    reset = _from_unix(headers.get("x-ratelimit-reset"))
-    if headers.get("x-ratelimit-remaining") == "0":
-        return RateLimited(
-            f"primary rate limit exhausted: {message}",
-            retry_at=max(now, reset) if reset else now + dt.timedelta(seconds=60),
-            kind="primary",
-        )
-    if status == 429 or any(m in message.lower() for m in _SECONDARY_MARKERS):
-        return RateLimited(
-            f"secondary rate limit: {message}",
-            retry_at=now + dt.timedelta(seconds=SECONDARY_DEFAULT_WAIT_S),
-            kind="secondary",
-        )
-    return None
-
-
-def graphql_failure(errors: list[dict[str, Any]], *, now: dt.datetime) -> GithubError:
-    """What a GraphQL `errors` list means, judged by its first error's `type`."""
-    first = errors[0] if errors else {}
-    kind = str(first.get("type") or "")
-    message = "; ".join(str(e.get("message", "")) for e in errors[:3]) or "GraphQL error"
-    if kind == "NOT_FOUND":
-        return NotFound(message)
-    if kind == "RATE_LIMITED":
-        return RateLimited(
-            f"GraphQL rate limit: {message}",
-            retry_at=now + dt.timedelta(seconds=SECONDARY_DEFAULT_WAIT_S),
-            kind="primary",
-        )
-    if kind in _TRANSIENT_GRAPHQL:
-        return GithubUnavailable(f"GraphQL {kind}: {message}")
-    return Refused(f"GraphQL {kind or 'error'}: {message}")
 
 
 @dataclass
@@ -239,7 +131,7 @@ class GithubClient:
 
     def _note_limits(self, resource: str, headers: httpx.Headers) -> None:
         if headers.get("x-ratelimit-remaining") == "0":
-            reset = _from_unix(headers.get("x-ratelimit-reset"))
+            reset = from_unix(headers.get("x-ratelimit-reset"))
             if reset is not None:
                 self._exhausted[headers.get("x-ratelimit-resource") or resource] = reset
 
@@ -283,7 +175,7 @@ class GithubClient:
         limited = rate_limit_error(status, response.headers, body, now=self._now())
         if limited is not None:
             raise limited
-        message = _message(body, response.reason_phrase)
+        message = message_of(body, response.reason_phrase)
         if status == 404:
             raise NotFound(f"GitHub 404: {message}")
         if status == 401:
@@ -338,27 +230,13 @@ class GithubClient:
         data = body.get("data") if isinstance(body.get("data"), dict) else None
         if errors and (not partial or data is None):
             failure = graphql_failure(errors, now=self._now())
-            reset = _from_unix(response.headers.get("x-ratelimit-reset"))
+            reset = from_unix(response.headers.get("x-ratelimit-reset"))
             if isinstance(failure, RateLimited) and reset is not None:
                 failure.retry_at = max(self._now(), reset)  # the budget's own reset time
             raise failure
         if data is None:
             raise GithubUnavailable("GitHub GraphQL answered without data")
-        return GraphQLResult(data=data, errors=errors, rate_limit=_rate_limit(data))
-
-
-def _rate_limit(data: Mapping[str, Any]) -> RateLimit | None:
-    raw = data.get("rateLimit")
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return RateLimit(
-            cost=int(raw["cost"]),
-            remaining=int(raw["remaining"]),
-            reset_at=dt.datetime.fromisoformat(str(raw["resetAt"]).replace("Z", "+00:00")),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+        return GraphQLResult(data=data, errors=errors, rate_limit=rate_limit_of(data))
 
 
 @dataclass
