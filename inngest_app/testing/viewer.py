@@ -2,7 +2,8 @@
 developer uses most (events and the runs they started, filtered and paged; a run's steps and
 timeline; sending an event; rerun, cancel and invoke).
 
-The page (`inngest_app/pages/viewer.*`) polls two read-only JSON endpoints; it sends events
+The page (`static/viewer.*`, with the stylesheet it shares with the usage dashboard,
+`inngest_app/pages/pages.css`) polls two read-only JSON endpoints; it sends events
 through the executor's own event API (`POST /e/{key}`), so what it sends is handled exactly like
 an event the app sends. Rerun, cancel and invoke are `viewer_actions.py`. It says plainly that
 this is the project's offline executor.
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from inngest_app.pages import SECURITY_HEADERS, page_routes
+from inngest_app.pages import SECURITY_HEADERS, asset_route, page_routes
 from inngest_app.testing import viewer_actions
 from inngest_app.testing.runs import RESERVED_PREFIX, Run, StepRecord
 from inngest_app.testing.timeline import timeline
@@ -25,6 +26,7 @@ from inngest_app.testing.timeline import timeline
 if TYPE_CHECKING:
     from inngest_app.testing.executor import TestExecutor
 
+STATIC = "inngest_app.testing.static"  # the page's own files
 LATEST_EVENTS = 100  # a page of events
 MAX_PAGE = 500
 DEV_SERVER_COMMAND = "npx inngest-cli@latest dev -u http://localhost:8000/api/inngest"
@@ -90,8 +92,13 @@ def routes(executor: TestExecutor) -> list[BaseRoute]:
 
     return [
         *page_routes(
-            "/", "viewer.html", "/viewer", ["viewer.js", "viewer-run.js", "viewer.css", "pages.css"]
+            "/",
+            "viewer.html",
+            "/viewer",
+            ["viewer.js", "viewer-run.js", "viewer.css"],
+            package=STATIC,
         ),
+        asset_route("/viewer/pages.css", "pages.css"),
         Route("/viewer/api/state", state, methods=["GET"]),
         Route("/viewer/api/runs/{run_id}", run, methods=["GET"]),
         *viewer_actions.routes(executor),
