@@ -2,8 +2,9 @@
 
 `EngineCore` holds what the parts read and change: the clock, the registered functions, the
 events, the runs and the queue of calls to make, the flow-control state and the HTTP client. A
-part calls another part's methods through `self`; the few it calls in a part above its own
-(`start`, `accept`, `_track`, `_launch`) are declared here and defined by that part.
+part calls another part's methods through `self`. The parts stack up, each on the one below:
+core, machine, scheduling, opcodes, caller, engine; the three methods a part calls in a part
+above its own (`_track`, `_launch`, `_emit`) are declared here and defined by that part.
 """
 
 from __future__ import annotations
@@ -94,28 +95,10 @@ class EngineCore:
         """Calls to apps under way right now."""
         return len(self._tasks)
 
-    # --- defined by the parts above (`engine`, `scheduling`, `caller`) ------------------------
+    # --- defined by the parts above (`engine`, `scheduling`, `caller`) -----------------------
 
-    def start(
-        self,
-        fn_id: str,
-        event: dict[str, Any],
-        parent: tuple[str, str] | None = None,
-        *,
-        events: list[dict[str, Any]] | None = None,
-    ) -> Run:
-        """A new run of `fn_id` for `event`, due now (`engine.Engine.start`)."""
-        raise NotImplementedError
-
-    def accept(
-        self,
-        event: dict[str, Any],
-        *,
-        internal: bool = False,
-        seed: str | None = None,
-        index: int = 0,
-    ) -> str:
-        """Take one event (`engine.Engine.accept`)."""
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        """Accept a system event (`engine.Engine._emit`)."""
         raise NotImplementedError
 
     def _track(self, run: Run) -> None:

@@ -27,19 +27,16 @@ from inngest_app.testing.caller import Caller
 from inngest_app.testing.clock import ManualClock
 from inngest_app.testing.core import DEFAULT_MAX_IN_FLIGHT
 from inngest_app.testing.events import DEDUP_WINDOW_S, check_event, complete_event
-from inngest_app.testing.flow import key_of, priority_of
 from inngest_app.testing.runs import (
     CANCELLED_ERROR,
     FUNCTION_INVOKED,
     Run,
-    new_ulid,
 )
-from inngest_app.testing.scheduling import Scheduling
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Engine"]
 
 
-class Engine(Scheduling, Caller):
+class Engine(Caller):
     """Functions, events and runs; the HTTP surface and test API live in `TestExecutor`."""
 
     def accept(
@@ -114,40 +111,6 @@ class Engine(Scheduling, Caller):
         self.events.append(event)
         return self.start(fn_id, event)
 
-    def start(
-        self,
-        fn_id: str,
-        event: dict[str, Any],
-        parent: tuple[str, str] | None = None,
-        *,
-        events: list[dict[str, Any]] | None = None,
-    ) -> Run:
-        """A new run of `fn_id` for `event` (and a batch's `events`), due now."""
-        now, flow = self.clock.now(), self.registry.flow(fn_id)
-        self._sequence += 1
-        run = Run(
-            run_id=new_ulid(),
-            function_id=fn_id,
-            event=event,
-            events=list(events or [event]),
-            due=now,
-            parent=parent,
-            started_at=now,
-            order=self._sequence,
-            priority_s=priority_of(flow, event),
-            buckets=tuple(limit.bucket(fn_id, event) for limit in flow.concurrency),
-        )
-        if flow.start_timeout_s is not None:
-            run.start_deadline = now + flow.start_timeout_s
-        if flow.singleton is not None:
-            run.singleton_key = key_of(flow.singleton.key, event)
-        self._runs[run.run_id] = run
-        self._active[run.run_id] = run
-        self.guard.started(run.run_id, run.events)
-        self._track(run)
-        self._wake.set()
-        return run
-
     async def drive(
         self,
         *,
@@ -190,3 +153,6 @@ class Engine(Scheduling, Caller):
             error = self._errors.pop(0)
             self._errors.clear()
             raise error
+
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self.accept({"name": name, "data": data}, internal=True)

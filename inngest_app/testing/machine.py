@@ -161,6 +161,3 @@ class RunMachine(EngineCore):
         if run.parent is not None:
             finished["correlation_id"] = f"{run.parent[0]}.{run.parent[1]}"
         self._emit(FUNCTION_FINISHED, finished)
-
-    def _emit(self, name: str, data: dict[str, Any]) -> None:
-        self.accept({"name": name, "data": data}, internal=True)

@@ -13,7 +13,6 @@ from typing import Any
 from inngest_app.testing import calls
 from inngest_app.testing.events import complete_event
 from inngest_app.testing.limits import LimitExceeded
-from inngest_app.testing.machine import RunMachine
 from inngest_app.testing.runs import (
     FUNCTION_INVOKED,
     Pending,
@@ -23,9 +22,10 @@ from inngest_app.testing.runs import (
     parse_duration,
     parse_time,
 )
+from inngest_app.testing.scheduling import Scheduling
 
 
-class Opcodes(RunMachine):
+class Opcodes(Scheduling):
     """What an answer of the app does to its run."""
 
     def _handle(self, run: Run, item: Pending | None, answer: calls.Answer) -> None:

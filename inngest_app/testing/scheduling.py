@@ -1,4 +1,5 @@
-"""Scheduling and flow control: when each run's next call is due, and what may start now.
+"""Scheduling and flow control: runs created (`start`), when each run's next call is due, and
+what may start now.
 
 Flow control (see `flow.py`) acts at three points: when an event triggers a function
 (debounce, batching: `_trigger`), when a run is scheduled (rate limit, idempotency, singleton:
@@ -13,7 +14,7 @@ import heapq
 from typing import Any
 
 from inngest_app.testing.core import Held
-from inngest_app.testing.flow import IDEMPOTENCY_PERIOD_S, Bucket, key_of
+from inngest_app.testing.flow import IDEMPOTENCY_PERIOD_S, Bucket, key_of, priority_of
 from inngest_app.testing.machine import RunMachine
 from inngest_app.testing.runs import (
     CANCELLED_ERROR,
@@ -248,3 +249,37 @@ class Scheduling(RunMachine):
         run.note("throttled", now, detail)
         self._refresh(run)
         return False
+
+    def start(
+        self,
+        fn_id: str,
+        event: dict[str, Any],
+        parent: tuple[str, str] | None = None,
+        *,
+        events: list[dict[str, Any]] | None = None,
+    ) -> Run:
+        """A new run of `fn_id` for `event` (and a batch's `events`), due now."""
+        now, flow = self.clock.now(), self.registry.flow(fn_id)
+        self._sequence += 1
+        run = Run(
+            run_id=new_ulid(),
+            function_id=fn_id,
+            event=event,
+            events=list(events or [event]),
+            due=now,
+            parent=parent,
+            started_at=now,
+            order=self._sequence,
+            priority_s=priority_of(flow, event),
+            buckets=tuple(limit.bucket(fn_id, event) for limit in flow.concurrency),
+        )
+        if flow.start_timeout_s is not None:
+            run.start_deadline = now + flow.start_timeout_s
+        if flow.singleton is not None:
+            run.singleton_key = key_of(flow.singleton.key, event)
+        self._runs[run.run_id] = run
+        self._active[run.run_id] = run
+        self.guard.started(run.run_id, run.events)
+        self._track(run)
+        self._wake.set()
+        return run
