@@ -4,8 +4,8 @@ An edge is one `import`/`from ... import` statement of a module naming another m
 tree, at module level or inside a function alike. `from pkg import name` points at `pkg.name`
 when that is a module of the tree, else at `pkg`; relative imports are resolved. The parent
 packages Python imports implicitly on the way to a module are not edges. Imports under
-`if TYPE_CHECKING:` are edges marked `typing_only`: they run nothing, so they cannot close an
-import loop, but they still say which way a dependency points.
+`if TYPE_CHECKING:` are edges too, marked `typing_only`: they run nothing, but two modules whose
+types need each other are still a loop, and still say which way a dependency points.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def graph(root: Path, packages: Iterable[str]) -> dict[str, list[Edge]]:
 
 
 def cycles(edges: dict[str, list[Edge]]) -> list[list[str]]:
-    """The import loops (run-time edges only), each as a path that returns to its start."""
-    successors = {m: sorted({e.target for e in es if not e.typing_only}) for m, es in edges.items()}
+    """The import loops (TYPE_CHECKING imports included), each a path back to its start."""
+    successors = {m: sorted({e.target for e in es}) for m, es in edges.items()}
     loops: list[list[str]] = []
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     path: list[str] = []

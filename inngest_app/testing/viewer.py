@@ -11,7 +11,7 @@ this is the project's offline executor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -21,10 +21,8 @@ from starlette.routing import BaseRoute, Route
 from inngest_app.pages import SECURITY_HEADERS, asset_route, page_routes
 from inngest_app.testing import viewer_actions
 from inngest_app.testing.runs import RESERVED_PREFIX, Run, StepRecord
+from inngest_app.testing.surface import Executor
 from inngest_app.testing.timeline import timeline
-
-if TYPE_CHECKING:
-    from inngest_app.testing.executor import TestExecutor
 
 STATIC = "inngest_app.testing.static"  # the page's own files
 LATEST_EVENTS = 100  # a page of events
@@ -70,7 +68,7 @@ def bad_request(exc: ValidationError) -> JSONResponse:
     return JSONResponse(body, 400, headers=SECURITY_HEADERS)
 
 
-def routes(executor: TestExecutor) -> list[BaseRoute]:
+def routes(executor: Executor) -> list[BaseRoute]:
     """`GET /` (the page, its script and styles under `/viewer/`) and its JSON endpoints."""
 
     async def state(request: Request) -> JSONResponse:
@@ -112,7 +110,7 @@ def _run_matches(run: Run, query: StateQuery) -> bool:
     return query.status is None or run.status == query.status
 
 
-def viewer_state(executor: TestExecutor, query: StateQuery | None = None) -> dict[str, Any]:
+def viewer_state(executor: Executor, query: StateQuery | None = None) -> dict[str, Any]:
     """The executor at a glance: registered functions, run counts by status, and a page of
     events (newest first) with their runs, filtered; `nextBefore` pages on."""
     query = query or StateQuery()
@@ -178,7 +176,7 @@ def viewer_state(executor: TestExecutor, query: StateQuery | None = None) -> dic
     }
 
 
-def dev_server_command(executor: TestExecutor) -> str:
+def dev_server_command(executor: Executor) -> str:
     """The command that starts the real Dev Server for the synced app (its serve URL, taken
     from a registered function's runtime URL), or for `make dev`'s default URL."""
     for fn_id in executor.functions:
