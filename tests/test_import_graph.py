@@ -2,7 +2,8 @@
 
 The floors, lowest first. A module may import modules on its own floor or below, never above;
 a module's floor is that of the longest name below matching it (the name itself or a prefix
-ending at a dot), and every module must have one.
+ending at a dot; `inngest_app` names the package's `__init__` only), and every module must have
+one.
 
   0 foundations: settings, logs, event and input models, SDK glue (`serve`, `sdk_memos`,
     `bodylimit`), alert formatting, the store's transport protocol and migration reader, and
@@ -53,6 +54,8 @@ FLOORS: dict[str, int] = {
     "inngest_app.inputs": 0,
     "inngest_app.alerts": 0,
     "inngest_app.sdk_memos": 0,
+    "inngest_app.sdk_json": 0,
+    "inngest_app.heap": 0,
     "inngest_app.bodylimit": 0,
     "inngest_app.serve": 0,
     "inngest_app.pages": 0,
@@ -82,11 +85,14 @@ FLOORS: dict[str, int] = {
 }
 
 
-def floor_in(floors: dict[str, int], module: str) -> int:
-    """The floor of the longest name in `floors` that is `module` or a package above it."""
-    name = module
+def floor_in(floors: dict[str, int], module: str, exact: frozenset[str] = frozenset()) -> int:
+    """The floor of the longest name in `floors` that is `module` or a package above it (a name
+    in `exact` matches only itself)."""
+    if module in floors:
+        return floors[module]
+    name = module.rpartition(".")[0]
     while name:
-        if name in floors:
+        if name in floors and name not in exact:
             return floors[name]
         name = name.rpartition(".")[0]
     raise KeyError(f"{module} has no floor: add it to FLOORS")
@@ -94,7 +100,7 @@ def floor_in(floors: dict[str, int], module: str) -> int:
 
 def floor_of(module: str) -> int:
     """The floor of a module of the service."""
-    return floor_in(FLOORS, module)
+    return floor_in(FLOORS, module, exact=frozenset({"inngest_app"}))
 
 
 def in_tool(module: str) -> bool:
@@ -244,5 +250,8 @@ def test_a_type_checking_import_closes_a_loop_and_points_up(tmp_path: Path) -> N
 
 def test_a_module_outside_every_floor_is_named() -> None:
     assert floor_in(TOY_FLOORS, "pkg.high.leaf") == 2  # the longest matching name
+    assert floor_in(TOY_FLOORS, "pkg.other") == 0  # under the package's own floor
     with pytest.raises(KeyError, match="pkg.other has no floor"):
-        floor_in({"pkg.low": 0}, "pkg.other")
+        floor_in(TOY_FLOORS, "pkg.other", exact=frozenset({"pkg"}))
+    with pytest.raises(KeyError, match="inngest_app.new_module has no floor"):
+        floor_of("inngest_app.new_module")
