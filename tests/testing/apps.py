@@ -14,6 +14,8 @@ from tests.testing.support import (
 
 
 def echo_app(client: inngest.Inngest) -> Functions:
+    """`echo` on `t/echo`: one step returning the event's data."""
+
     @client.create_function(fn_id="echo", trigger=inngest.TriggerEvent(event="t/echo"))
     async def echo(ctx: inngest.Context) -> Any:
         step = await ctx.step.run("step", lambda: dict(ctx.event.data))
@@ -23,6 +25,7 @@ def echo_app(client: inngest.Inngest) -> Functions:
 
 
 def flaky_app(client: inngest.Inngest) -> Functions:
+    """`flaky` on `t/flaky`: its step fails twice, then returns 3 (up to 3 retries)."""
     calls: dict[str, int] = {}
 
     @client.create_function(fn_id="flaky", trigger=inngest.TriggerEvent(event="t/flaky"), retries=3)
@@ -37,7 +40,13 @@ def flaky_app(client: inngest.Inngest) -> Functions:
     return [flaky]
 
 
+FAILURES: list[dict[str, Any]] = []  # what `failing_app`'s failure handler saw
+
+
 def failing_app(client: inngest.Inngest) -> Functions:
+    """`doomed` on `t/doomed`: its step always fails; its failure handler records the event
+    in `FAILURES`."""
+
     async def record(ctx: inngest.Context) -> str:
         FAILURES.append(dict(ctx.event.data))
         return "noted"
@@ -73,8 +82,6 @@ def registration(fn_id: str, url: str, event: str) -> dict[str, Any]:
 
 
 async def settle(executor: TestExecutor) -> list[Any]:
+    """Every run, once nothing is left to do."""
     await executor.run_until_idle()
     return executor.runs()
-
-
-FAILURES: list[dict[str, Any]] = []
