@@ -7,8 +7,9 @@ properties, which fail loudly if used before start-up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import asyncpg
 import httpx
@@ -20,7 +21,8 @@ from inngest_app.store import Transport
 if TYPE_CHECKING:
     from inngest_app.monitoring.recorder import Recorder
     from inngest_app.outbound import GuardedClient
-    from inngest_app.skills.runtime import SkillsRuntime
+
+Part = TypeVar("Part")
 
 
 class NotStartedError(RuntimeError):
@@ -54,7 +56,19 @@ class Services:
     # Migration files the database lacks (start-up check; readiness fails while any are);
     # None until checked (Supabase REST, or the database unreachable so far).
     pending_migrations: list[str] | None = None
-    skills: SkillsRuntime | None = None  # the skills family's library/provider/storage
+    # run-time parts a family builds for itself (the skills library...), one per type: the
+    # container holds them without knowing what they are (see `part`)
+    _parts: dict[type[Any], Any] = field(default_factory=dict)
+
+    def part(self, kind: type[Part], build: Callable[[Services], Part]) -> Part:
+        """The app's one `kind`, built by `build(self)` on first use; a part with `start` and
+        `stop` is registered as a lifecycle (functions are built before the lifespan starts)."""
+        if kind not in self._parts:
+            built = build(self)
+            self._parts[kind] = built
+            if callable(getattr(built, "start", None)) and callable(getattr(built, "stop", None)):
+                self.lifecycles.append(cast(Lifecycle, built))
+        return cast(Part, self._parts[kind])
 
     @property
     def transport(self) -> Transport:

@@ -29,26 +29,28 @@ SECURITY_HEADERS = {
 }
 
 
-def asset(name: str) -> bytes:
-    """The bytes of one file of this package (`dashboard.html`, `pages.css`, ...)."""
-    return resources.files(__name__).joinpath(name).read_bytes()
+def asset(name: str, package: str = __name__) -> bytes:
+    """The bytes of one file of `package` (this one by default: `dashboard.html`, `pages.css`)."""
+    return resources.files(package).joinpath(name).read_bytes()
+
+
+def asset_route(path: str, name: str, package: str = __name__) -> Route:
+    """`GET path` answers the file `name` of `package`, read once, when the route is built."""
+    body = asset(name, package)
+    media_type = CONTENT_TYPES[name[name.rindex(".") :]]
+
+    async def serve(_: Request) -> Response:
+        return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
+
+    return Route(path, serve, methods=["GET"], name=f"page:{name}")
 
 
 def page_routes(
-    page_path: str, page: str, assets_prefix: str, assets: list[str]
+    page_path: str, page: str, assets_prefix: str, assets: list[str], *, package: str = __name__
 ) -> list[BaseRoute]:
-    """`GET page_path` answers the HTML file `page`; `GET <assets_prefix>/<name>` each asset.
-
-    Files are read once, when the routes are built."""
-
-    def handler(name: str) -> Route:
-        body = asset(name)
-        media_type = CONTENT_TYPES[name[name.rindex(".") :]]
-
-        async def serve(_: Request) -> Response:
-            return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
-
-        path = page_path if name == page else f"{assets_prefix}/{name}"
-        return Route(path, serve, methods=["GET"], name=f"page:{name}")
-
-    return [handler(page), *(handler(name) for name in assets)]
+    """`GET page_path` answers the HTML file `page`; `GET <assets_prefix>/<name>` each asset;
+    all of them files of `package`."""
+    return [
+        asset_route(page_path, page, package),
+        *(asset_route(f"{assets_prefix}/{name}", name, package) for name in assets),
+    ]

@@ -1,7 +1,8 @@
 """The skills family's run-time parts, opened with the app: the skill library (loaded from its
 folder and synced to the `skills` table), the model provider and the output storage.
 
-One `SkillsRuntime` per app, shared by the functions and the routes (`skills_runtime`). It is a
+One `SkillsRuntime` per app, shared by the functions and the routes (`skills_runtime`), kept among
+the app's run-time parts (`Services.part`: the container knows nothing of skills). It is a
 lifecycle component: `start` runs in the lifespan, after the store and HTTP client are open.
 """
 
@@ -148,10 +149,6 @@ def build_storage(services: Services) -> OutputStorage:
 
 
 def skills_runtime(services: Services) -> SkillsRuntime:
-    """The app's one runtime: created and registered as a lifecycle on first request."""
-    existing = services.skills
-    if existing is None:
-        existing = SkillsRuntime(services)
-        services.skills = existing
-        services.lifecycles.append(existing)
-    return existing
+    """The app's one runtime: built by the skills family when its functions are built, and
+    registered as a lifecycle; the routes read the same one."""
+    return services.part(SkillsRuntime, SkillsRuntime)

@@ -12,7 +12,7 @@ is one of Running, Completed, Failed, Cancelled (and Skipped: flow control start
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,9 +20,7 @@ from starlette.routing import Route
 
 from inngest_app.testing.runs import Run
 from inngest_app.testing.signing import accepted_authorizations
-
-if TYPE_CHECKING:
-    from inngest_app.testing.executor import TestExecutor
+from inngest_app.testing.surface import Executor
 
 _STATUS = {
     "completed": "Completed",
@@ -58,7 +56,7 @@ def authorized(signing_key: str | None, header: str | None) -> bool:
     return any(hmac.compare_digest(header.encode(), a.encode()) for a in accepted)
 
 
-def routes(executor: TestExecutor) -> list[Route]:
+def routes(executor: Executor) -> list[Route]:
     """The REST routes of `executor`."""
 
     def refused(request: Request) -> JSONResponse | None:

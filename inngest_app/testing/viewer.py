@@ -2,7 +2,8 @@
 developer uses most (events and the runs they started, filtered and paged; a run's steps and
 timeline; sending an event; rerun, cancel and invoke).
 
-The page (`inngest_app/pages/viewer.*`) polls two read-only JSON endpoints; it sends events
+The page (`static/viewer.*`, with the stylesheet it shares with the usage dashboard,
+`inngest_app/pages/pages.css`) polls two read-only JSON endpoints; it sends events
 through the executor's own event API (`POST /e/{key}`), so what it sends is handled exactly like
 an event the app sends. Rerun, cancel and invoke are `viewer_actions.py`. It says plainly that
 this is the project's offline executor.
@@ -10,21 +11,20 @@ this is the project's offline executor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from inngest_app.pages import SECURITY_HEADERS, page_routes
+from inngest_app.pages import SECURITY_HEADERS, asset_route, page_routes
 from inngest_app.testing import viewer_actions
 from inngest_app.testing.runs import RESERVED_PREFIX, Run, StepRecord
+from inngest_app.testing.surface import Executor
 from inngest_app.testing.timeline import timeline
 
-if TYPE_CHECKING:
-    from inngest_app.testing.executor import TestExecutor
-
+STATIC = "inngest_app.testing.static"  # the page's own files
 LATEST_EVENTS = 100  # a page of events
 MAX_PAGE = 500
 DEV_SERVER_COMMAND = "npx inngest-cli@latest dev -u http://localhost:8000/api/inngest"
@@ -68,7 +68,7 @@ def bad_request(exc: ValidationError) -> JSONResponse:
     return JSONResponse(body, 400, headers=SECURITY_HEADERS)
 
 
-def routes(executor: TestExecutor) -> list[BaseRoute]:
+def routes(executor: Executor) -> list[BaseRoute]:
     """`GET /` (the page, its script and styles under `/viewer/`) and its JSON endpoints."""
 
     async def state(request: Request) -> JSONResponse:
@@ -90,8 +90,13 @@ def routes(executor: TestExecutor) -> list[BaseRoute]:
 
     return [
         *page_routes(
-            "/", "viewer.html", "/viewer", ["viewer.js", "viewer-run.js", "viewer.css", "pages.css"]
+            "/",
+            "viewer.html",
+            "/viewer",
+            ["viewer.js", "viewer-run.js", "viewer.css"],
+            package=STATIC,
         ),
+        asset_route("/viewer/pages.css", "pages.css"),
         Route("/viewer/api/state", state, methods=["GET"]),
         Route("/viewer/api/runs/{run_id}", run, methods=["GET"]),
         *viewer_actions.routes(executor),
@@ -105,7 +110,7 @@ def _run_matches(run: Run, query: StateQuery) -> bool:
     return query.status is None or run.status == query.status
 
 
-def viewer_state(executor: TestExecutor, query: StateQuery | None = None) -> dict[str, Any]:
+def viewer_state(executor: Executor, query: StateQuery | None = None) -> dict[str, Any]:
     """The executor at a glance: registered functions, run counts by status, and a page of
     events (newest first) with their runs, filtered; `nextBefore` pages on."""
     query = query or StateQuery()
@@ -171,7 +176,7 @@ def viewer_state(executor: TestExecutor, query: StateQuery | None = None) -> dic
     }
 
 
-def dev_server_command(executor: TestExecutor) -> str:
+def dev_server_command(executor: Executor) -> str:
     """The command that starts the real Dev Server for the synced app (its serve URL, taken
     from a registered function's runtime URL), or for `make dev`'s default URL."""
     for fn_id in executor.functions:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -17,9 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from inngest_app.pages import SECURITY_HEADERS
-
-if TYPE_CHECKING:
-    from inngest_app.testing.executor import TestExecutor
+from inngest_app.testing.surface import Executor
 
 MAX_BODY = 256 * 1024  # the event API's own per-event bound
 
@@ -39,7 +37,7 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
     )
 
 
-async def _refusal(request: Request, executor: TestExecutor) -> JSONResponse | None:
+async def _refusal(request: Request, executor: Executor) -> JSONResponse | None:
     """Why this request may not act, or None."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return _error(415, "unsupported_media_type", "send Content-Type: application/json")
@@ -53,7 +51,7 @@ async def _refusal(request: Request, executor: TestExecutor) -> JSONResponse | N
     return None
 
 
-def routes(executor: TestExecutor) -> list[BaseRoute]:
+def routes(executor: Executor) -> list[BaseRoute]:
     """`POST /viewer/api/runs/{id}/rerun|cancel` and `POST /viewer/api/invoke`."""
 
     async def rerun(request: Request) -> JSONResponse:

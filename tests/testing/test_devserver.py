@@ -14,8 +14,8 @@ import pytest
 
 from inngest_app.testing import ManualClock, TestExecutor
 from inngest_app.testing.devserver import DevServerDriver, dev_server_url_or_skip_reason
+from tests.testing.apps import echo_app
 from tests.testing.support import mini_app
-from tests.testing.test_executor_http import _echo
 
 
 def test_without_the_variable_the_reason_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +32,7 @@ def test_an_unreachable_server_is_a_reason_too(monkeypatch: pytest.MonkeyPatch) 
 
 async def test_the_driver_syncs_sends_and_waits_through_the_rest_api() -> None:
     executor = TestExecutor(clock=ManualClock())
-    async with mini_app(_echo, executor=executor, sync=False) as mini:
+    async with mini_app(echo_app, executor=executor, sync=False) as mini:
         background = asyncio.create_task(executor.run_forever(tick_s=0.01))
         try:
             async with httpx.AsyncClient(timeout=10) as http:

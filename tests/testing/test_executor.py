@@ -1,15 +1,23 @@
-"""The executor drives served functions as Inngest does: steps, sleeps, retries, failure."""
+"""The executor's HTTP surface and test API: registration, events in, the REST API, waiting."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
+import httpx
 import inngest
 import pytest
 
-from inngest_app.testing.runs import FUNCTION_UNIT
-from tests.testing.support import Functions, count, mini_app
+from inngest_app.testing import ManualClock, TestExecutor
+from tests.testing.apps import FAILURES, echo_app, failing_app, flaky_app
+from tests.testing.support import (
+    OTHER_SIGNING_KEY,
+    Functions,
+    count,
+    mini_app,
+)
 
 
 def _two_steps_and_a_sleep(bodies: dict[str, int]) -> Any:
@@ -71,132 +79,8 @@ async def test_an_event_runs_steps_and_a_sleep_to_completion_each_step_body_once
         assert finished["data"]["function_id"] == "mini-greet"
 
 
-def _flaky(client: inngest.Inngest) -> Functions:
-    calls: dict[str, int] = {}
-
-    @client.create_function(fn_id="flaky", trigger=inngest.TriggerEvent(event="t/flaky"), retries=3)
-    async def flaky(ctx: inngest.Context) -> int:
-        async def call() -> int:
-            if count(calls, "call") < 3:
-                raise RuntimeError(f"attempt {calls['call']} failed")
-            return calls["call"]
-
-        return await ctx.step.run("call", call)
-
-    return [flaky]
-
-
-async def test_a_failing_step_is_retried_with_the_next_attempt_then_succeeds() -> None:
-    async with mini_app(_flaky) as mini:
-        await mini.executor.send({"name": "t/flaky", "data": {}})
-        run = await mini.executor.wait_for(lambda r: r.function_id == "mini-flaky")
-        assert run.status == "completed" and run.output == 3
-        assert run.retries == 2 and run.attempts == {"call": 2}
-        assert [(r.op, r.attempt, r.ok) for r in run.step_log] == [
-            ("StepError", 0, False),
-            ("StepError", 1, False),
-            ("StepRun", 2, True),
-        ]
-        assert run.step_log[0].error is not None
-        assert run.step_log[0].error["message"] == "attempt 1 failed"
-
-
-FAILURES: list[dict[str, Any]] = []
-
-
-def _always_fails(client: inngest.Inngest) -> Functions:
-    async def record(ctx: inngest.Context) -> str:
-        FAILURES.append(dict(ctx.event.data))
-        return "noted"
-
-    @client.create_function(
-        fn_id="doomed",
-        trigger=inngest.TriggerEvent(event="t/doomed"),
-        retries=1,
-        on_failure=record,
-    )
-    async def doomed(ctx: inngest.Context) -> None:
-        async def call() -> None:
-            raise RuntimeError("upstream is down")
-
-        await ctx.step.run("call", call)
-
-    return [doomed]
-
-
-async def test_failing_for_good_emits_function_failed_and_runs_the_failure_handler() -> None:
-    FAILURES.clear()
-    async with mini_app(_always_fails) as mini:
-        [event_id] = await mini.executor.send({"name": "t/doomed", "data": {"n": 1}})
-        await mini.executor.run_until_idle()
-        [run] = mini.executor.runs("doomed")
-        assert run.status == "failed" and run.error is not None
-        assert run.error["message"] == "upstream is down" and run.error["name"] == "RuntimeError"
-        # attempt 0: StepError; attempt 1 (the last): StepFailed, memoized; the function then
-        # raises the step's error, which is final.
-        assert [(r.op, r.attempt) for r in run.step_log] == [
-            ("StepError", 0),
-            ("StepFailed", 1),
-            ("FunctionError", 0),
-        ]
-        [failed] = [e for e in mini.executor.events if e["name"] == "inngest/function.failed"]
-        assert set(failed["data"]) == {"function_id", "run_id", "error", "event"}
-        assert failed["data"]["function_id"] == "mini-doomed"
-        assert failed["data"]["run_id"] == run.run_id
-        assert failed["data"]["event"]["id"] == event_id
-        assert failed["data"]["error"]["message"] == "upstream is down"
-        [handler] = mini.executor.runs("doomed-failure")
-        assert handler.status == "completed" and handler.output == "noted"
-        assert FAILURES == [failed["data"]]
-        # the handler's own end emits nothing: system events never feed back into themselves
-        finished = [e for e in mini.executor.events if e["name"] == "inngest/function.finished"]
-        assert [e["data"]["run_id"] for e in finished] == [run.run_id]
-
-
-def _refusals(client: inngest.Inngest) -> Functions:
-    @client.create_function(fn_id="refuse", trigger=inngest.TriggerEvent(event="t/refuse"))
-    async def refuse(ctx: inngest.Context) -> None:
-        async def call() -> None:
-            raise inngest.NonRetriableError("bad input: field x")
-
-        await ctx.step.run("call", call)
-
-    @client.create_function(fn_id="later", trigger=inngest.TriggerEvent(event="t/later"))
-    async def later(ctx: inngest.Context) -> int:
-        if ctx.attempt == 0:
-            raise inngest.RetryAfterError("rate limited", dt.timedelta(seconds=90))
-        return ctx.attempt
-
-    return [refuse, later]
-
-
-async def test_non_retriable_error_fails_at_once() -> None:
-    async with mini_app(_refusals) as mini:
-        await mini.executor.send({"name": "t/refuse", "data": {}})
-        run = await mini.executor.wait_for(lambda r: r.function_id == "mini-refuse")
-        assert run.status == "failed" and run.retries == 0 and run.calls == 1
-        assert run.error is not None and run.error["message"] == "bad input: field x"
-
-
-async def test_retry_after_sets_the_earliest_next_attempt_on_the_clock() -> None:
-    async with mini_app(_refusals) as mini:
-        start = mini.clock.now()
-        await mini.executor.send({"name": "t/later", "data": {}})
-        await mini.executor.run_until_idle(advance_clock=False)
-        [run] = mini.executor.runs("later")
-        assert run.status == "queued" and run.calls == 1
-        assert run.next_due is not None and run.next_due - start == pytest.approx(90, abs=5)
-        mini.clock.advance(60)
-        await mini.executor.run_until_idle(advance_clock=False)
-        assert run.calls == 1  # not before the time the app asked for
-        await mini.executor.run_until_idle()
-        assert run.status == "completed" and run.output == 1
-        assert run.attempts == {FUNCTION_UNIT: 1} and run.calls == 2
-        assert run.ended_at is not None and run.ended_at - start >= 85
-
-
 async def test_an_event_id_seen_before_is_accepted_but_starts_nothing() -> None:
-    async with mini_app(_flaky) as mini:
+    async with mini_app(flaky_app) as mini:
         first = await mini.executor.send({"name": "t/flaky", "data": {}, "id": "same"})
         second = await mini.executor.send({"name": "t/flaky", "data": {"x": 1}, "id": "same"})
         assert first == second == ["same"]
@@ -219,10 +103,83 @@ async def test_wait_for_names_every_run_when_time_runs_out() -> None:
 
 async def test_a_test_may_send_a_system_event_to_start_a_failure_handler() -> None:
     FAILURES.clear()
-    async with mini_app(_always_fails) as mini:
+    async with mini_app(failing_app) as mini:
         with pytest.raises(ValueError, match="reserved"):
             await mini.executor.send({"name": "inngest/function.failed", "data": {}})
         data = {"function_id": "mini-doomed", "run_id": "r1", "error": {}, "event": {}}
         await mini.executor.send({"name": "inngest/function.failed", "data": data}, internal=True)
         handler = await mini.executor.wait_for(lambda r: r.function_id == "mini-doomed-failure")
         assert handler.status == "completed" and FAILURES == [data]
+
+
+async def test_the_event_api_takes_batches_and_refuses_bad_keys_and_reserved_names() -> None:
+    executor = TestExecutor(event_key="right")
+    transport = httpx.ASGITransport(app=executor.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://executor") as http:
+        assert (await http.post("/e/wrong", json={"name": "a/b"})).status_code == 401
+        reserved = await http.post("/e/right", json={"name": "inngest/function.failed"})
+        assert reserved.status_code == 400 and "reserved" in reserved.json()["error"]
+        bad_data = await http.post("/e/right", json={"name": "a/b", "data": [1]})
+        assert bad_data.status_code == 400
+        ok = await http.post("/e/right", json=[{"name": "a/b"}, {"name": "a/c", "id": "x"}])
+        assert ok.json()["status"] == 200 and ok.json()["ids"][1] == "x"
+        assert [e["name"] for e in executor.events] == ["a/b", "a/c"]
+
+
+async def test_a_send_retried_with_the_same_id_seed_is_deduplicated() -> None:
+    executor = TestExecutor()
+    seed = f"1700000000000,{base64.b64encode(bytes(range(10))).decode()}"
+    transport = httpx.ASGITransport(app=executor.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://executor") as http:
+        batch = [{"name": "a/b"}, {"name": "a/b"}]
+        headers = {"x-inngest-event-id-seed": seed}
+        first = (await http.post("/e/key", json=batch, headers=headers)).json()["ids"]
+        again = (await http.post("/e/key", json=batch, headers=headers)).json()["ids"]
+    assert first == again and len(set(first)) == 2 and len(executor.events) == 2
+
+
+async def test_the_sdk_sends_events_to_the_executor_in_cloud_mode() -> None:
+    async with mini_app(echo_app, cloud=True) as mini:
+        ids = await mini.client.send(inngest.Event(name="t/echo", data={"a": 1}))
+        run = await mini.executor.wait_for(lambda r: r.event["id"] == ids[0])
+        assert run.status == "completed", run.error
+        assert run.output == {"step": {"a": 1}, "run_id": run.run_id}
+
+
+async def test_cloud_registration_needs_the_hashed_signing_key() -> None:
+    executor = TestExecutor(signing_key=OTHER_SIGNING_KEY, clock=ManualClock())
+    async with mini_app(echo_app, cloud=True, executor=executor, sync=False) as mini:
+        response = await mini.executor.sync(mini.app_url)
+        assert response.json()["error"] == "invalid signing key"
+        assert mini.executor.functions == {}
+
+
+async def test_registration_with_an_expression_that_does_not_compile_is_refused() -> None:
+    def build(client: inngest.Inngest) -> Functions:
+        @client.create_function(
+            fn_id="odd", trigger=inngest.TriggerEvent(event="t/odd", expression="event.data.a = 1")
+        )
+        async def odd(ctx: inngest.Context) -> None:
+            return None
+
+        return [odd]
+
+    async with mini_app(build, sync=False) as mini:
+        response = await mini.executor.sync(mini.app_url)
+        error = response.json()["error"]
+        assert "mini-odd: triggers[0].expression: cannot compile" in error, error
+        assert mini.executor.functions == {}
+
+
+async def test_the_rest_api_shows_an_events_runs() -> None:
+    async with mini_app(echo_app) as mini:
+        [event_id] = await mini.executor.send({"name": "t/echo", "data": {}})
+        async with httpx.AsyncClient(base_url=mini.executor_url) as http:
+            before = (await http.get(f"/v1/events/{event_id}/runs")).json()["data"]
+            await mini.executor.run_until_idle()
+            after = (await http.get(f"/v1/events/{event_id}/runs")).json()["data"]
+            one = (await http.get(f"/v1/runs/{after[0]['run_id']}")).json()["data"]
+            missing = await http.get("/v1/runs/nope")
+    assert [r["status"] for r in before] == ["Running"]
+    assert after == [one] and one["status"] == "Completed" and one["output"]["step"] == {}
+    assert missing.status_code == 404

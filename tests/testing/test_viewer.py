@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
+from importlib import resources
 
 import httpx
 import inngest
@@ -180,3 +182,26 @@ async def test_with_an_event_key_the_form_asks_for_it(browser: Browser) -> None:
         await send_from_form(page, "t/greet", '{"who": "cy"}')
         await expect(page.locator("#run-detail[data-status=completed]")).to_be_visible()
         await expect(page.locator("#steps > li").nth(0).locator("pre.output")).to_have_text('"Cy"')
+
+
+async def test_the_viewer_ships_with_the_executor_and_serves_every_file_its_page_names() -> None:
+    own = {f.name for f in resources.files("inngest_app.testing.static").iterdir()}
+    assert {"viewer.html", "viewer.js", "viewer-run.js", "viewer.css"} <= own
+    dashboard = {f.name for f in resources.files("inngest_app.pages").iterdir()}
+    assert not [name for name in dashboard if "viewer" in name]
+    async with TestExecutor() as executor:
+        transport = httpx.ASGITransport(executor.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            page = await http.get("/")
+            answers = {path: await http.get(path) for path in _linked(page.text)}
+    assert page.status_code == 200 and "offline executor" in page.text
+    assert sorted(answers) == sorted(
+        f"/viewer/{name}" for name in ("pages.css", "viewer.css", "viewer.js", "viewer-run.js")
+    )
+    for path, answer in answers.items():
+        assert answer.status_code == 200 and answer.content, path
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def _linked(html: str) -> list[str]:
+    return re.findall(r'(?:href|src)="(/viewer/[^"]+)"', html)

@@ -1,63 +1,25 @@
-"""Cancellation, waits, invokes, parallel steps, crons and triggers, over real HTTP."""
+"""What the app's answers do to a run: waits, parallel steps, invokes, sleeps."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import inngest
-import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from tests.testing.support import Functions, count, mini_app
-
-
-def _cancellable(client: inngest.Inngest) -> Functions:
-    @client.create_function(
-        fn_id="long",
-        trigger=inngest.TriggerEvent(event="t/start"),
-        cancel=[
-            inngest.Cancel(
-                event="t/stop",
-                if_exp="async.data.id == event.data.id",
-                timeout=dt.timedelta(days=2),
-            )
-        ],
-    )
-    async def long(ctx: inngest.Context) -> str:
-        await ctx.step.sleep("nap", dt.timedelta(days=3))
-        return "woke"
-
-    return [long]
-
-
-async def test_a_matching_cancel_event_cancels_only_that_sleeping_run() -> None:
-    async with mini_app(_cancellable) as mini:
-        await mini.executor.send(
-            [{"name": "t/start", "data": {"id": "a"}}, {"name": "t/start", "data": {"id": "b"}}]
-        )
-        await mini.executor.run_until_idle(advance_clock=False)
-        a, b = mini.executor.runs("long")
-        assert a.status == b.status == "sleeping"
-        await mini.executor.send({"name": "t/stop", "data": {"id": "a"}})
-        assert a.status == "cancelled" and b.status == "sleeping"
-        await mini.executor.run_until_idle()
-        assert a.calls == 1 and a.output is None  # no call after the cancel
-        assert b.status == "completed" and b.output == "woke"
-        [cancelled] = [e for e in mini.executor.events if e["name"] == "inngest/function.cancelled"]
-        assert cancelled["data"]["run_id"] == a.run_id
-        assert cancelled["data"]["function_id"] == "mini-long"
-        assert cancelled["data"]["event"] == a.event and cancelled["data"]["events"] == [a.event]
-        assert cancelled["data"]["error"]["message"] == "function cancelled"
-
-
-async def test_a_cancel_matcher_expires_after_its_timeout() -> None:
-    async with mini_app(_cancellable) as mini:
-        await mini.executor.send({"name": "t/start", "data": {"id": "a"}})
-        await mini.executor.run_until_idle(advance_clock=False)
-        mini.clock.advance(dt.timedelta(days=2, hours=1).total_seconds())
-        await mini.executor.send({"name": "t/stop", "data": {"id": "a"}})
-        [run] = mini.executor.runs("long")
-        assert run.status == "sleeping"
+from inngest_app.testing import ManualClock, TestExecutor
+from inngest_app.testing.live import serve_asgi
+from tests.testing.apps import registration, settle
+from tests.testing.support import (
+    Functions,
+    count,
+    mini_app,
+)
 
 
 def _waits(client: inngest.Inngest) -> Functions:
@@ -184,51 +146,22 @@ async def test_an_invoke_that_times_out_gives_the_invoker_an_error() -> None:
         assert slow.status == "completed"  # the invoked run goes on by itself
 
 
-def _cron_and_triggers(client: inngest.Inngest) -> Functions:
-    @client.create_function(fn_id="hourly", trigger=inngest.TriggerCron(cron="0 * * * *"))
-    async def hourly(ctx: inngest.Context) -> dict[str, Any]:
-        return {"name": ctx.event.name, "data": dict(ctx.event.data)}
+async def test_a_sleep_given_as_a_duration_lasts_that_long() -> None:
+    """The JS SDK's `Sleep` opcode names a duration ("1m30s"), the Python SDK's an ISO time."""
+    seen: list[dict[str, Any]] = []
 
-    @client.create_function(fn_id="any-stripe", trigger=inngest.TriggerEvent(event="stripe/*"))
-    async def any_stripe(ctx: inngest.Context) -> str:
-        return ctx.event.name
+    async def endpoint(request: Request) -> JSONResponse:
+        seen.append(json.loads(await request.body()))
+        if len(seen) == 1:
+            return JSONResponse([{"id": "nap-hash", "op": "Sleep", "name": "1m30s"}], 206)
+        return JSONResponse("woke")
 
-    @client.create_function(
-        fn_id="pro-only",
-        trigger=inngest.TriggerEvent(
-            event="t/signup", expression="event.data.plan == 'pro' && event.data.seats > 1"
-        ),
-    )
-    async def pro_only(ctx: inngest.Context) -> str:
-        return str(ctx.event.data["plan"])
-
-    return [hourly, any_stripe, pro_only]
-
-
-async def test_fire_cron_starts_a_run_with_the_scheduled_timer_event() -> None:
-    async with mini_app(_cron_and_triggers) as mini:
-        run = await mini.executor.fire_cron("hourly")
-        await mini.executor.wait_for(run.run_id)
-        assert run.status == "completed"
-        assert run.output == {"name": "inngest/scheduled.timer", "data": {"cron": "0 * * * *"}}
-        with pytest.raises(ValueError, match="no cron trigger"):
-            await mini.executor.fire_cron("pro-only")
-
-
-async def test_wildcards_and_expressions_choose_which_functions_start() -> None:
-    async with mini_app(_cron_and_triggers) as mini:
-        await mini.executor.send(
-            [
-                {"name": "stripe/invoice.paid", "data": {}},
-                {"name": "stripe-like/not.this", "data": {}},
-                {"name": "t/signup", "data": {"plan": "pro", "seats": 3}},
-                {"name": "t/signup", "data": {"plan": "pro", "seats": 1}},
-                {"name": "t/signup", "data": {"plan": "free"}},
-            ]
-        )
-        await mini.executor.run_until_idle()
-        assert [r.output for r in mini.executor.runs("any-stripe")] == ["stripe/invoice.paid"]
-        assert [r.event["data"] for r in mini.executor.runs("pro-only")] == [
-            {"plan": "pro", "seats": 3}
-        ]
-        assert mini.executor.runs(event_name="stripe-like/not.this") == []
+    app = Starlette(routes=[Route("/api/inngest", endpoint, methods=["POST"])])
+    clock = ManualClock()
+    async with TestExecutor(clock=clock) as executor, serve_asgi(app) as origin:
+        executor.registry.register(registration("app-fn", f"{origin}/api/inngest", "t/nap"))
+        await executor.send({"name": "t/nap", "data": {}})
+        [run] = await settle(executor)
+    assert run.status == "completed" and run.output == "woke"
+    assert run.ended_at == run.started_at + 90
+    assert seen[1]["steps"] == {"nap-hash": None}
