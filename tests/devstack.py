@@ -33,10 +33,10 @@ def poll(url: str, seconds: float) -> httpx.Response | None:
 
 
 @contextmanager
-def private_dir() -> Iterator[Path]:
+def private_dir(prefix: str = "inngest-app-dev-test-") -> Iterator[Path]:
     """A directory of its own (not pytest's tmp dirs, which are kept): removed afterwards, with
     anything still running from it killed first, failed test or not."""
-    path = Path(tempfile.mkdtemp(prefix="inngest-app-dev-test-"))
+    path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         yield path
     finally:
