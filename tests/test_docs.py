@@ -14,7 +14,7 @@ from inngest_app.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-PAGES = [README, *DOCS]
+PAGES = [README, *DOCS, ROOT / "migrations" / "README.md"]
 LINK = re.compile(r"\]\(([^)\s]+)\)|\bsrc=\"([^\"]+)\"")
 # "issue 9", "issues 20-24", "(issue #16)", "#20", "PR #3", "the report to #23"
 ISSUE_REFERENCE = re.compile(r"\b(?:issues?|PR)\s*#?\d+|(?<![\w&/])#\d+\b", re.IGNORECASE)
