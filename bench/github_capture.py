@@ -7,7 +7,7 @@ repository or adding it to a workspace sends) starts it; the executor runs every
 leads to until nothing is left. Reported: GitHub requests, runs and steps, the rows captured
 (against the 6,000 GitHub has), and captured rows per second of wall time.
 
-Baseline: the same script run against the code before issue 20 (a checkout of main, the
+Baseline: the same script run against the code before per-kind sync state (a checkout of main, the
 `BENCH_BASELINE_ROOT` directory when set, in a subprocess, its own migrations on its own
 database): its discovery ran one plain sync, capped at 10 pages, so it captured 1,000 pull
 requests and no review or comment.
@@ -141,7 +141,7 @@ def main() -> None:
             check=True,
         )
         base = json.loads(done.stdout.strip().splitlines()[-1])
-        print(_report("baseline (before issue 20)", base))
+        print(_report("baseline (before per-kind sync state)", base))
         print(
             f"rows captured: {ours['rows'] / max(base['rows'], 1):.1f}x the baseline's;"
             f" rows/s {ours['rows_per_s'] / max(base['rows_per_s'], 1):.2f}x"

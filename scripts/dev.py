@@ -64,7 +64,7 @@ def user_api_hints(env: dict[str, str]) -> list[str]:
     """How a newcomer calls the user APIs: a user token from `python -m inngest_app token`
     (signed with make dev's dev secret when `SUPABASE_JWT_SECRET` is unset), or the admin key."""
     hints = [
-        "user APIs: TOKEN=$(.venv/bin/python -m inngest_app token --user alice) then "
+        "user APIs: TOKEN=$(INNGEST_DEV=1 .venv/bin/python -m inngest_app token --user alice) then "
         f'curl -H "Authorization: Bearer $TOKEN" {APP_URL}/api/inngest/monitoring/runs',
         f"usage dashboard: {APP_URL}/monitoring (paste that token, or the admin key)",
     ]

@@ -5,11 +5,9 @@ started, the embedded Postgres included."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,64 +17,15 @@ import psycopg
 import pytest
 
 from inngest_app.testing.live import free_port
-from tests.processes import kill_all, processes, wait_gone
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _poll(url: str, seconds: float) -> httpx.Response | None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    return None
+from tests.devstack import ROOT, poll, private_dir, start_dev, stop_dev
+from tests.processes import processes, wait_gone
 
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    """A directory of its own (not pytest's tmp dirs, which are kept): removed afterwards, with
-    anything still running from it killed first, failed test or not."""
-    path = Path(tempfile.mkdtemp(prefix="inngest-app-dev-test-"))
-    try:
+    """A directory of its own, removed afterwards with anything still running from it."""
+    with private_dir() as path:
         yield path
-    finally:
-        kill_all(processes(markers=(str(path),)))
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def start_dev(data_dir: Path, app_port: int, executor_port: int) -> subprocess.Popen[bytes]:
-    """`make dev` (what the target runs) in a session of its own, with its own ports and data."""
-    env = {
-        **os.environ,
-        "PORT": str(app_port),
-        "INNGEST_BASE_URL": f"http://127.0.0.1:{executor_port}",
-        "EMBEDDED_PG_DIR": str(data_dir / "pg"),
-    }
-    return subprocess.Popen(  # noqa: S603
-        [sys.executable, "scripts/dev.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop_dev(process: subprocess.Popen[bytes], how: signal.Signals) -> tuple[str, dict[int, str]]:
-    """Ctrl-C (SIGINT to the whole group, as a terminal sends it) or SIGTERM to make dev
-    alone; its output and whatever of its session is still running once it has exited."""
-    if how is signal.SIGINT:
-        os.killpg(process.pid, signal.SIGINT)
-    else:
-        process.send_signal(how)
-    try:
-        output = process.communicate(timeout=30)[0].decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output = process.communicate()[0].decode(errors="replace")
-    return output, wait_gone(session=process.pid)
 
 
 def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
@@ -86,7 +35,7 @@ def test_dev_serves_within_30s_and_runs_events_offline(data_dir: Path) -> None:
     try:
         # 30 s on an idle machine; the poll allows for a loaded CI runner (speed is not
         # what this test measures)
-        response = _poll(f"http://127.0.0.1:{app_port}/api/inngest", 90)
+        response = poll(f"http://127.0.0.1:{app_port}/api/inngest", 90)
         assert response is not None, "make dev did not answer GET /api/inngest"
         assert response.json()["mode"] == "dev"
         # make dev syncs the app with the offline executor; syncing again is harmless and makes
@@ -158,7 +107,7 @@ def test_sigterm_stops_everything_make_dev_started(data_dir: Path) -> None:
     assert before == {}
     process = start_dev(data_dir, app_port, executor_port)
     try:
-        ready = _poll(f"http://127.0.0.1:{app_port}/healthz?ready=1", 90)
+        ready = poll(f"http://127.0.0.1:{app_port}/healthz?ready=1", 90)
         assert ready is not None and ready.status_code == 200
         during = processes(markers=(pg,), session=process.pid)
         # make dev, the executor, uvicorn's reloader and worker, and Postgres (its own session)

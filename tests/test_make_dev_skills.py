@@ -14,19 +14,10 @@ import httpx
 
 from inngest_app.skills.providers import TEMPLATE_NOTICE
 from inngest_app.testing.live import free_port
+from tests.devstack import poll
 from tests.queries.support import JWT_SECRET, token
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _poll(url: str, seconds: float) -> httpx.Response | None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    return None
 
 
 def test_dev_runs_a_skill_offline_with_the_template_provider(tmp_path: Path) -> None:
@@ -53,7 +44,7 @@ def test_dev_runs_a_skill_offline_with_the_template_provider(tmp_path: Path) -> 
     )
     base = f"http://127.0.0.1:{app_port}"
     try:
-        assert _poll(f"{base}/api/inngest", 90) is not None, "make dev did not answer in 90 s"
+        assert poll(f"{base}/api/inngest", 90) is not None, "make dev did not answer in 90 s"
         assert httpx.put(f"{base}/api/inngest", timeout=10).status_code == 200
         created = httpx.post(
             f"{base}/api/runs",

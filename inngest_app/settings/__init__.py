@@ -1,7 +1,7 @@
 """Settings, read from the environment once and validated at start.
 
-Every variable the service reads is a field of `Settings` (the README lists them with their
-defaults), declared by part: `platform` (Inngest, storage, the HTTP edge, monitoring) and
+Every variable the service reads is a field of `Settings` (`docs/configuration.md` lists them
+with their defaults), declared by part: `platform` (Inngest, storage, the HTTP edge, monitoring) and
 `families` (queries, Stripe, GitHub, skills); the checks across parts live here.
 `load_settings()` turns a validation failure into `SettingsError`, whose message names each
 missing or malformed variable, so start-up fails with one readable line instead of a traceback.

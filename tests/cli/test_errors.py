@@ -8,17 +8,16 @@ is one line on stderr with exit status 2, and no command prints a warning (platf
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.devstack import private_dir
 from tests.pg import PgCluster
-from tests.processes import kill_all, processes, wait_gone
+from tests.processes import wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,12 +53,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
 
 @pytest.fixture
 def fresh_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="inngest-app-cli-test-"))
-    try:
+    with private_dir("inngest-app-cli-test-") as path:
         yield path
-    finally:
-        kill_all(processes(markers=(str(path),)))
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_stats_needs_only_the_database(database_url: str) -> None:
