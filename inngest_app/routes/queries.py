@@ -6,20 +6,17 @@ their own queries (anyone else's is a 404, so ids leak nothing).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import inngest
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
 
 from functions.queries import QUERY_CANCELLED, QUERY_REQUESTED
 from inngest_app.auth import Caller
@@ -27,7 +24,7 @@ from inngest_app.outbound import OutboundRefused, check_headers, check_url
 from inngest_app.queries.config import HttpJsonSource, QueryConfig
 from inngest_app.queries.credentials import CredentialRefused, authorize
 from inngest_app.queries.limits import cap_violation
-from inngest_app.repos.queries import TERMINAL, QueriesRepo, Query
+from inngest_app.repos.queries import QueriesRepo, Query
 from inngest_app.routes.api import (
     ApiRoute,
     Method,
@@ -44,34 +41,13 @@ from inngest_app.routes.query_models import (
     ResultsQuery,
     RunQuery,
 )
+from inngest_app.routes.query_views import CountedStream, present, progress
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
 logger = logging.getLogger(__name__)
-STREAM_POLL_S = 0.5
-STREAM_MAX_S = 3600.0
 
 Handler = Callable[[Request, Caller, QueriesRepo], Awaitable[Response]]
-
-
-def present(query: Query) -> dict[str, Any]:
-    """The public view of a query (no run internals)."""
-    return {
-        "id": str(query.id),
-        "userId": query.user_id,
-        "status": query.status,
-        "pagesCompleted": query.pages_completed,
-        "rowsInserted": query.rows_inserted,
-        "maxPages": query.max_pages,
-        "maxRows": query.max_rows,
-        "lastError": query.last_error,
-        "errorCode": query.error_code,
-        "resumable": query.status == "paused" or (query.status == "failed" and query.retriable),
-        "resumeAfter": query.resume_after.isoformat() if query.resume_after else None,
-        "createdAt": query.created_at.isoformat(),
-        "updatedAt": query.updated_at.isoformat(),
-        "completedAt": query.completed_at.isoformat() if query.completed_at else None,
-    }
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -230,9 +206,9 @@ def routes(services: Services) -> list[BaseRoute]:
 
         # A stream outlives no token: it ends when the caller's token expires.
         token_left = None if caller.expires_at is None else caller.expires_at - time.time()
-        return _CountedStream(
+        return CountedStream(
             release,
-            _progress(repo, query, token_left_s=token_left),
+            progress(repo, query, token_left_s=token_left),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -329,41 +305,3 @@ def routes(services: Services) -> list[BaseRoute]:
             ),
         ),
     ]
-
-
-class _CountedStream(StreamingResponse):
-    """A streaming response that calls `release` once it is over, however it ends."""
-
-    def __init__(self, release: Callable[[], None], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._release = release
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._release()
-
-
-async def _progress(
-    repo: QueriesRepo, query: Query, *, token_left_s: float | None = None
-) -> AsyncIterator[bytes]:
-    """`progress` events whenever the query changes; the last one carries a terminal status.
-    An `expired` event ends the stream when the caller's token does (`token_left_s`)."""
-    last: dict[str, Any] | None = None
-    expires = token_left_s is not None and token_left_s <= STREAM_MAX_S
-    deadline = time.monotonic() + (
-        STREAM_MAX_S if token_left_s is None else min(token_left_s, STREAM_MAX_S)
-    )
-    current: Query | None = query
-    while current is not None and time.monotonic() < deadline:
-        view = present(current)
-        if view != last:
-            yield f"event: progress\ndata: {json.dumps(view)}\n\n".encode()
-            last = view
-        if current.status in TERMINAL or current.status == "paused":
-            return
-        await asyncio.sleep(min(STREAM_POLL_S, max(0.0, deadline - time.monotonic())))
-        current = await repo.get(query.id)
-    if expires and time.monotonic() >= deadline:
-        yield b'event: expired\ndata: {"error": "token expired", "code": "token_expired"}\n\n'
