@@ -254,6 +254,8 @@ def _refuse_post(
         return error_response(400, "body_invalid", "JSON nested too deep")
     except InputError as exc:
         return error_response(400, "body_invalid", exc.message, field=exc.field)
+    except ValueError:  # the fast path's own parse: no JSON at all
+        return error_response(400, "body_invalid", "request body is not valid JSON")
     if not isinstance(parsed, dict):
         return error_response(400, "body_invalid", "request body must be a JSON object")
     try:  # the SDK answers a malformed call with a 500: refuse it here as what it is
