@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import inngest
 
-from inngest_app.alerts import post_alert
+from inngest_app.alerts import post_alert, post_or_release
 from inngest_app.events import parse_event
 from inngest_app.repos.skills import SkillsRepo, Sweep
 from inngest_app.services import Services
@@ -182,14 +182,6 @@ async def post_claimed(
         await post_alert(poster.http, url, payload)
         return await repo.mark_alerts_notified(ids)
 
-    try:
-        return int(await ctx.step.run(step, post))
-    except inngest.StepError as exc:
-
-        async def release() -> int:
-            return await repo.release_alerts(claimant=ctx.run_id, alert_ids=ids)
-
-        await ctx.step.run("release-alerts", release)
-        raise inngest.NonRetriableError(
-            f"alert delivery failed ({exc.message}); released for the next monitor run"
-        ) from None
+    return await post_or_release(
+        ctx, step, post, repo=repo, alert_ids=ids, next_run="the next monitor run"
+    )
