@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import inngest
 
-from inngest_app.alerts import post_alert
+from inngest_app.alerts import post_alert, post_or_release
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.settings import Settings
 
@@ -58,15 +58,7 @@ async def alerts_handler(
             await repo.mark_notified(ids)
             return len(alerts)
 
-        try:
-            await ctx.step.run("notify-webhook", notify)
-        except inngest.StepError as exc:
-
-            async def release() -> int:
-                return await repo.release_alerts(claimant=ctx.run_id, alert_ids=ids)
-
-            await ctx.step.run("release-alerts", release)
-            raise inngest.NonRetriableError(
-                f"alert delivery failed ({exc.message}); released for the next run"
-            ) from None
+        await post_or_release(
+            ctx, "notify-webhook", notify, repo=repo, alert_ids=ids, next_run="the next run"
+        )
     return {"steps": usage["steps"], "failures": usage["failures"], "alerts": len(alerts)}

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import inngest
 
-from inngest_app.alerts import post_alert
+from inngest_app.alerts import post_alert, post_or_release
 from inngest_app.events import parse_event
 from inngest_app.repos.skills import SkillsRepo, Sweep
 from inngest_app.services import Services
-from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, FeedbackProcess, execute_data
-from inngest_app.skills.flow import FINISH_TIMEOUT, execute_event_id, start_timeout
+from inngest_app.skills.events import FEEDBACK_PROCESS, FeedbackProcess, execute_event
+from inngest_app.skills.flow import FINISH_TIMEOUT, start_timeout
 
 HEALTH_THRESHOLD = 3.0  # average score of the last 10 distinct users below this: degraded
 HEALTH_WINDOW_USERS = 10
@@ -120,22 +120,7 @@ async def monitor_handler(
     if swept.resend:
         await ctx.step.send_event(
             "resend-queued",
-            [
-                inngest.Event(
-                    name=SKILL_EXECUTE,
-                    data=execute_data(
-                        run_id=r.id,
-                        skill_name=r.skill_name,
-                        user_message=r.user_message,
-                        user_id=r.user_id,
-                        client_id=r.client_id,
-                        options=r.options,
-                        resend=r.resends,
-                    ),
-                    id=execute_event_id(r.id, r.resends),
-                )
-                for r in swept.resend
-            ],
+            [execute_event(r, r.resends) for r in swept.resend],
         )
     alerted = 0
     if poster.url:
@@ -182,14 +167,6 @@ async def post_claimed(
         await post_alert(poster.http, url, payload)
         return await repo.mark_alerts_notified(ids)
 
-    try:
-        return int(await ctx.step.run(step, post))
-    except inngest.StepError as exc:
-
-        async def release() -> int:
-            return await repo.release_alerts(claimant=ctx.run_id, alert_ids=ids)
-
-        await ctx.step.run("release-alerts", release)
-        raise inngest.NonRetriableError(
-            f"alert delivery failed ({exc.message}); released for the next monitor run"
-        ) from None
+    return await post_or_release(
+        ctx, step, post, repo=repo, alert_ids=ids, next_run="the next monitor run"
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from inngest_app.events import EventPayload
-from inngest_app.github.plan import SyncReason, valid_name, valid_owner
+from inngest_app.github.plan import GithubName, GithubOwner, SyncReason
 
 PR_DETAILS = "capture/pr.details"
 REPOSITORY_SYNC = "capture/repository.sync"
@@ -31,23 +31,9 @@ class RepositoryRef(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    owner: str
-    name: str
+    owner: GithubOwner
+    name: GithubName
     github_id: int | None = None
-
-    @field_validator("owner")
-    @classmethod
-    def _owner(cls, value: str) -> str:
-        if not valid_owner(value):
-            raise ValueError("not a GitHub owner (letters, digits, inner hyphens; 1-39)")
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not valid_name(value):
-            raise ValueError("not a GitHub repository name (letters, digits, . - _; 1-100)")
-        return value
 
     @property
     def full_name(self) -> str:

@@ -6,7 +6,9 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 from inngest_app.github.client import RateLimit
 from inngest_app.repos.github import SYNC_KINDS, Repository, SyncState
@@ -44,6 +46,25 @@ def valid_owner(owner: str) -> bool:
 def valid_name(name: str) -> bool:
     """Whether `name` can be a GitHub repository name (safe in a URL path)."""
     return bool(_NAME.match(name)) and name not in {".", ".."}
+
+
+def _checked_owner(value: str) -> str:
+    if not valid_owner(value):
+        raise ValueError("not a GitHub owner (letters, digits, inner hyphens; 1-39)")
+    return value
+
+
+def _checked_name(value: str) -> str:
+    if not valid_name(value):
+        raise ValueError("not a GitHub repository name (letters, digits, . - _; 1-100)")
+    return value
+
+
+# Pydantic checks (and field types) for an owner and a repository name by GitHub's rules.
+OWNER_RULE = AfterValidator(_checked_owner)
+NAME_RULE = AfterValidator(_checked_name)
+GithubOwner = Annotated[str, OWNER_RULE]
+GithubName = Annotated[str, NAME_RULE]
 
 
 def skip_reason(state: SyncState | None, reason: SyncReason, *, now: dt.datetime) -> str | None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -148,6 +148,7 @@ async def _check_target(
 
 
 Handler = Callable[[Request, Caller, ContactsRepo], Awaitable[Response]]
+Item = TypeVar("Item", Client, Channel)
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -190,19 +191,18 @@ def routes(services: Services) -> list[BaseRoute]:
             return error_response(409, "limit_reached", f"at most {MAX_CHANNELS} channels a user")
         return JSONResponse(_present_channel(channel), status_code=201)
 
-    async def list_clients(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        owner = _owner(caller, query_of(request, OwnerQuery).user_id)
-        if isinstance(owner, Response):
-            return owner
-        clients = await repo.list_clients(owner)
-        return JSONResponse({"clients": [_present_client(c) for c in clients]})
+    def lister(
+        key: str,
+        fetch: Callable[[ContactsRepo, str], Awaitable[Sequence[Item]]],
+        show: Callable[[Item], dict[str, Any]],
+    ) -> Handler:
+        async def list_items(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
+            owner = _owner(caller, query_of(request, OwnerQuery).user_id)
+            if isinstance(owner, Response):
+                return owner
+            return JSONResponse({key: [show(item) for item in await fetch(repo, owner)]})
 
-    async def list_channels(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
-        owner = _owner(caller, query_of(request, OwnerQuery).user_id)
-        if isinstance(owner, Response):
-            return owner
-        channels = await repo.list_channels(owner)
-        return JSONResponse({"channels": [_present_channel(c) for c in channels]})
+        return list_items
 
     def deleter(kind: str) -> Handler:
         async def delete(request: Request, caller: Caller, repo: ContactsRepo) -> Response:
@@ -244,6 +244,8 @@ def routes(services: Services) -> list[BaseRoute]:
             errors={403: "another user's", 404: "no such item of this user"},
         )
 
+    list_clients = lister("clients", ContactsRepo.list_clients, _present_client)
+    list_channels = lister("channels", ContactsRepo.list_channels, _present_channel)
     return [
         guarded("POST", "/api/clients", create_client, create("Create a client", ClientRequest)),
         guarded("GET", "/api/clients", list_clients, listing("The user's clients")),

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -28,7 +28,7 @@ from inngest_app.github.events import (
     RepositoryRef,
     repository_data,
 )
-from inngest_app.github.plan import capture_view, valid_name, valid_owner
+from inngest_app.github.plan import NAME_RULE, OWNER_RULE, capture_view, valid_name, valid_owner
 from inngest_app.repos.github import GithubRepo, Repository
 from inngest_app.routes.api import ApiRoute, Method, Operation, api_route, body_of
 from inngest_app.serve import error_response
@@ -42,22 +42,8 @@ Handler = Callable[[Request, GithubRepo, Caller], Awaitable[Response]]
 class RepositoryPath(BaseModel):
     """`{owner}/{name}` of a repository, by GitHub's rules (they go into GitHub URLs)."""
 
-    owner: str = Field(pattern=r"^[A-Za-z0-9-]{1,39}$")
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
-
-    @field_validator("owner")
-    @classmethod
-    def _owner(cls, value: str) -> str:
-        if not valid_owner(value):
-            raise ValueError("not a GitHub owner (letters, digits, inner hyphens; 1-39)")
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not valid_name(value):
-            raise ValueError("not a GitHub repository name (letters, digits, . - _; 1-100)")
-        return value
+    owner: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,39}$"), OWNER_RULE]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$"), NAME_RULE]
 
 
 class TrackRequest(RepositoryPath):

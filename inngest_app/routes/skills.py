@@ -31,7 +31,7 @@ from inngest_app.routes.skill_models import (
 )
 from inngest_app.serve import error_response
 from inngest_app.services import Services
-from inngest_app.skills.events import FEEDBACK_PROCESS, SKILL_EXECUTE, execute_data
+from inngest_app.skills.events import FEEDBACK_PROCESS, execute_event
 from inngest_app.skills.runtime import SkillsRuntime, skills_runtime
 from inngest_app.skills.storage import StorageError
 
@@ -132,20 +132,7 @@ def routes(services: Services) -> list[BaseRoute]:
         if created.run is None:
             return error_response(404, "unknown_skill", f"skillName: no skill {ask.skill_name!r}")
         run = created.run
-        await send(
-            inngest.Event(
-                name=SKILL_EXECUTE,
-                data=execute_data(
-                    run_id=run.id,
-                    skill_name=run.skill_name,
-                    user_message=run.user_message,
-                    user_id=run.user_id,
-                    client_id=run.client_id,
-                    options=run.options,
-                ),
-                id=f"skill-execute-{run.id}",
-            )
-        )
+        await send(execute_event(run))
         return JSONResponse({"runId": str(run.id), "status": run.status}, status_code=202)
 
     async def get_run(request: Request, caller: Caller, repo: SkillsRepo) -> Response:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import inngest
 from pydantic import Field
 
 from inngest_app.events import EventPayload
+from inngest_app.repos.skills_rows import SkillRun
+from inngest_app.skills.flow import execute_event_id
 
 SKILL_EXECUTE = "skill.execute"
 SKILL_EXECUTE_COMPLETED = "skill.execute.completed"
@@ -78,3 +81,21 @@ def execute_data(
     if options:
         data["options"] = options
     return data
+
+
+def execute_event(run: SkillRun, resend: int = 0) -> inngest.Event:
+    """The `skill.execute` event of a stored run's `resend`-th send (0: the API's own send),
+    with its deterministic id."""
+    return inngest.Event(
+        name=SKILL_EXECUTE,
+        data=execute_data(
+            run_id=run.id,
+            skill_name=run.skill_name,
+            user_message=run.user_message,
+            user_id=run.user_id,
+            client_id=run.client_id,
+            options=run.options,
+            resend=resend,
+        ),
+        id=execute_event_id(run.id, resend),
+    )

@@ -26,27 +26,11 @@ from tests.queries.support import (
     kill_at_checkpoint,
     pages_api,
     query_settings,
+    query_status,
+    result_keys,
+    start_query,
     token,
 )
-
-
-async def _start(live: Live, body: dict[str, Any]) -> str:
-    response = await live.api.post("/api/queries/run", json=body, headers=token())
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-async def _status(live: Live, query_id: str) -> dict[str, Any]:
-    response = await live.api.get(f"/api/queries/{query_id}", headers=token())
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def _keys(live: Live, query_id: str) -> list[str]:
-    rows = await live.pool.fetch(
-        "select row_key from query_results where query_id = $1 order by id", query_id
-    )
-    return [r["row_key"] for r in rows]
 
 
 async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
@@ -55,9 +39,9 @@ async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
     async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config())
+        query_id = await start_query(live, config())
         await live.executor.run_until_idle(advance_clock=False)  # page 1, then the first sleep
-        mid = await _status(live, query_id)
+        mid = await query_status(live, query_id)
         assert mid["status"] == "running" and mid["pagesCompleted"] == 1
         assert mid["rowsInserted"] == PER_PAGE
         await live.executor.run_until_idle()
@@ -65,9 +49,9 @@ async def test_five_pages_complete_with_sleeps_between_and_progress_mid_run(
         assert run.status == "completed", run.error
         page_steps = [n for n in run.step_names() if n.startswith("fetch-page-")]
         sleeps = run.step_names("Sleep")
-        final = await _status(live, query_id)
+        final = await query_status(live, query_id)
         assert final["status"] == "completed"
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         assert len(keys) == len(set(keys)) == final["rowsInserted"] == 5 * PER_PAGE
         # page 6 is the empty page that ends the query: 6 fetches, a sleep between each pair
         assert page_steps == [f"fetch-page-{n}" for n in range(1, 7)]
@@ -98,7 +82,7 @@ async def test_exactly_five_page_steps_and_four_sleeps_when_the_source_says_it_i
                 "pagination": {"style": "cursor", "next_path": "next"},
             }
         )
-        query_id = await _start(live, body)
+        query_id = await start_query(live, body)
         await live.executor.run_until_idle()
         [run] = live.executor.runs("execute-query")
         assert run.status == "completed", run.error
@@ -106,15 +90,15 @@ async def test_exactly_five_page_steps_and_four_sleeps_when_the_source_says_it_i
             f"fetch-page-{n}" for n in range(1, 6)
         ]
         assert len(run.step_names("Sleep")) == 4
-        assert sorted(await _keys(live, query_id)) == sorted(
+        assert sorted(await result_keys(live, query_id)) == sorted(
             r["id"] for page in rows.values() for r in page
         )
 
 
 async def _run_to_end(live: Live, body: dict[str, Any]) -> tuple[str, list[str]]:
-    query_id = await _start(live, body)
+    query_id = await start_query(live, body)
     await live.executor.run_until_idle()
-    return query_id, await _keys(live, query_id)
+    return query_id, await result_keys(live, query_id)
 
 
 async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
@@ -123,9 +107,9 @@ async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
     async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5, {3: [httpx.Response(429, headers={"Retry-After": "3600"})]})
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config())
+        query_id = await start_query(live, config())
         await live.executor.run_until_idle()
-        paused = await _status(live, query_id)
+        paused = await query_status(live, query_id)
         assert paused["status"] == "paused" and paused["pagesCompleted"] == 2
         assert paused["errorCode"] == "rate_limited" and paused["resumable"]
         resume_after = dt.datetime.fromisoformat(paused["resumeAfter"])
@@ -133,11 +117,11 @@ async def test_long_rate_limit_pauses_and_resume_continues_at_the_same_page(
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
         assert resumed.status_code == 202
         await live.executor.run_until_idle()
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert done["status"] == "completed"
         second = live.executor.runs("execute-query")[-1]
         assert second.step_names()[1] == "fetch-page-3"  # after the claim, from the checkpoint
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         # the same as a run without the pause: every row once, none missing
         baseline_answer, _ = pages_api(5)
         live.mock.get(API).mock(side_effect=baseline_answer)
@@ -156,7 +140,7 @@ async def test_auto_resume_sleeps_until_the_rate_limit_lifts(start_live: LiveFac
         assert "wait-rate-limit-2-1" in run.step_names("Sleep")
         assert "fetch-page-2-retry-1" in run.step_names()
         assert len(keys) == 3 * PER_PAGE
-        assert (await _status(live, query_id))["status"] == "completed"
+        assert (await query_status(live, query_id))["status"] == "completed"
 
 
 async def test_short_retry_after_uses_the_platforms_retry(start_live: LiveFactory) -> None:
@@ -178,7 +162,7 @@ async def test_a_repeated_short_429_pauses_the_query(start_live: LiveFactory) ->
         short = httpx.Response(429, headers={"Retry-After": "5"})
         answer, calls = pages_api(3, {2: [short] * 3})
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(page_delay_s=0))
+        query_id = await start_query(live, config(page_delay_s=0))
         await live.executor.run_until_idle()
         [run] = live.executor.runs("execute-query")
         assert run.status == "completed", run.error
@@ -189,7 +173,7 @@ async def test_a_repeated_short_429_pauses_the_query(start_live: LiveFactory) ->
         assert retried == [0, 1] and run.retries == 2  # the platform's retries, twice
         [page_2] = [r for r in run.step_log if r.name == "fetch-page-2"]
         assert page_2.attempt == 2 and calls.count(2) == 3  # the third 429 pauses
-        paused = await _status(live, query_id)
+        paused = await query_status(live, query_id)
         assert paused["status"] == "paused" and paused["errorCode"] == "rate_limited"
         assert paused["pagesCompleted"] == 1 and paused["resumable"]
         # the pause is the short wait the API asked for, not the default 15 minutes
@@ -198,8 +182,8 @@ async def test_a_repeated_short_429_pauses_the_query(start_live: LiveFactory) ->
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
         assert resumed.status_code == 202
         await live.executor.run_until_idle()
-        assert (await _status(live, query_id))["status"] == "completed"
-        assert len(await _keys(live, query_id)) == 3 * PER_PAGE
+        assert (await query_status(live, query_id))["status"] == "completed"
+        assert len(await result_keys(live, query_id)) == 3 * PER_PAGE
 
 
 async def test_a_page_write_killed_mid_transaction_is_retried_and_stored_once(
@@ -223,7 +207,7 @@ async def test_a_page_write_killed_mid_transaction_is_retried_and_stored_once(
         assert [(r.attempt, r.op) for r in page_2] == [(0, "StepError"), (1, "StepRun")]
         assert "database unavailable" in page_2[0].error["message"]
         assert calls.count(2) == 2
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert (done["status"], done["rowsInserted"]) == ("completed", 3 * PER_PAGE)
         assert len(keys) == len(set(keys)) == 3 * PER_PAGE
 
@@ -270,7 +254,7 @@ async def test_a_page_step_retried_after_its_write_committed_counts_nothing_twic
         replayed = run.steps[page_2.step_id]["data"]
         assert (replayed["status"], replayed["inserted"]) == ("stored", 0)
         assert replayed["rows"] == 2 * PER_PAGE  # the committed checkpoint, not counted again
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert (done["status"], done["rowsInserted"]) == ("completed", 3 * PER_PAGE)
         assert len(keys) == len(set(keys)) == 3 * PER_PAGE
 
@@ -296,15 +280,15 @@ async def test_source_down_for_good_fails_retriably(start_live: LiveFactory) -> 
     async with start_live(**query_settings()) as live:
         answer, _ = pages_api(3, {1: [httpx.Response(500, json={"error": "down"})] * 4})
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config())
+        query_id = await start_query(live, config())
         await live.executor.run_until_idle()
-        failed = await _status(live, query_id)
+        failed = await query_status(live, query_id)
         assert failed["status"] == "failed" and failed["errorCode"] == "source_unavailable"
         assert failed["resumable"]
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
         assert resumed.status_code == 202
         await live.executor.run_until_idle()
-        assert (await _status(live, query_id))["status"] == "completed"
+        assert (await query_status(live, query_id))["status"] == "completed"
 
 
 async def _fails_on_page_2(
@@ -313,11 +297,11 @@ async def _fails_on_page_2(
     """Run a 3-page query whose page 2 is `answer`; the run and the query fail at once."""
     handler, calls = pages_api(3, {2: [answer]})
     live.mock.get(API).mock(side_effect=handler)
-    query_id = await _start(live, config())
+    query_id = await start_query(live, config())
     await live.executor.run_until_idle()
     [run] = live.executor.runs("execute-query")
     assert run.status == "failed" and run.retries == 0
-    failed = await _status(live, query_id)
+    failed = await query_status(live, query_id)
     assert failed["status"] == "failed" and message in failed["lastError"]
     return query_id, failed, calls
 
@@ -345,7 +329,7 @@ async def test_cancel_mid_run_stops_fetching(start_live: LiveFactory) -> None:
     async with start_live(**query_settings()) as live:
         answer, calls = pages_api(5)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config())
+        query_id = await start_query(live, config())
         await live.executor.run_until_idle(advance_clock=False)
         assert calls == [1]
         cancelled = await live.api.post(f"/api/queries/{query_id}/cancel", headers=token())
@@ -354,7 +338,7 @@ async def test_cancel_mid_run_stops_fetching(start_live: LiveFactory) -> None:
         [run] = live.executor.runs("execute-query")
         assert run.status == "cancelled"
         assert calls == [1]
-        assert (await _status(live, query_id))["status"] == "cancelled"
+        assert (await query_status(live, query_id))["status"] == "cancelled"
         again = await live.api.post(f"/api/queries/{query_id}/cancel", headers=token())
         assert again.status_code == 409
 
@@ -376,7 +360,7 @@ async def test_a_double_start_runs_one_loop(start_live: LiveFactory) -> None:
     async with start_live(**query_settings()) as live:
         answer, calls = pages_api(2)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(page_delay_s=0))
+        query_id = await start_query(live, config(page_delay_s=0))
         # a second delivery of the start event (another id, as a double resume would send)
         await live.executor.send(
             {"name": "query/execute.requested", "data": {"query_id": query_id}}
@@ -420,7 +404,7 @@ async def test_an_unusable_page_fails_the_query_naming_the_problem(
         query_id, failed, calls = await _fails_on_page_2(live, answer, message)
         assert failed["errorCode"] == "invalid_response" and failed["pagesCompleted"] == 1
         # nothing of the bad page is stored, and what is stored is counted
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         assert len(keys) == failed["rowsInserted"] == PER_PAGE and calls == [1, 2]
 
 
@@ -430,9 +414,9 @@ async def test_max_pages_stops_the_query_before_the_source_runs_out(
     async with start_live(**query_settings()) as live:
         handler, calls = pages_api(10)
         live.mock.get(API).mock(side_effect=handler)
-        query_id = await _start(live, config(max_pages=3))
+        query_id = await start_query(live, config(max_pages=3))
         await live.executor.run_until_idle()
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert done["status"] == "completed" and done["pagesCompleted"] == 3
         assert calls == [1, 2, 3] and done["rowsInserted"] == 3 * PER_PAGE
 
@@ -441,11 +425,11 @@ async def test_max_rows_stops_after_the_page_that_reaches_it(start_live: LiveFac
     async with start_live(**query_settings()) as live:
         handler, calls = pages_api(10)
         live.mock.get(API).mock(side_effect=handler)
-        query_id = await _start(live, config(max_rows=PER_PAGE + 1))
+        query_id = await start_query(live, config(max_rows=PER_PAGE + 1))
         await live.executor.run_until_idle()
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert done["status"] == "completed" and calls == [1, 2]
-        assert done["rowsInserted"] == len(await _keys(live, query_id)) == PER_PAGE + 1
+        assert done["rowsInserted"] == len(await result_keys(live, query_id)) == PER_PAGE + 1
 
 
 async def test_a_github_style_403_rate_limit_pauses_instead_of_failing(
@@ -460,9 +444,9 @@ async def test_a_github_style_403_rate_limit_pauses_instead_of_failing(
         )
         handler, _ = pages_api(3, {2: [limited]})
         live.mock.get(API).mock(side_effect=handler)
-        query_id = await _start(live, config())
+        query_id = await start_query(live, config())
         await live.executor.run_until_idle()
-        paused = await _status(live, query_id)
+        paused = await query_status(live, query_id)
         assert paused["status"] == "paused" and paused["errorCode"] == "rate_limited"
 
 
@@ -470,7 +454,7 @@ async def test_a_double_resume_starts_one_run(start_live: LiveFactory) -> None:
     async with start_live(**query_settings()) as live:
         handler, calls = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "3600"})]})
         live.mock.get(API).mock(side_effect=handler)
-        query_id = await _start(live, config(page_delay_s=0))
+        query_id = await start_query(live, config(page_delay_s=0))
         await live.executor.run_until_idle()
         first, second = await asyncio.gather(
             live.api.post(f"/api/queries/{query_id}/resume", headers=token()),
@@ -479,7 +463,7 @@ async def test_a_double_resume_starts_one_run(start_live: LiveFactory) -> None:
         assert sorted([first.status_code, second.status_code]) == [202, 409]
         await live.executor.run_until_idle()
         assert len(live.executor.runs("execute-query")) == 2  # the original and one resume
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         assert len(keys) == len(set(keys)) == 3 * PER_PAGE
         assert calls == [1, 2, 2, 3, 4]
 
@@ -513,9 +497,9 @@ async def test_google_preset_pages_by_ten_with_the_key_and_dedupes_on_the_link(
             "credential": "google",
             "page_delay_s": 0,
         }
-        query_id = await _start(live, body)
+        query_id = await start_query(live, body)
         await live.executor.run_until_idle()
-        done = await _status(live, query_id)
+        done = await query_status(live, query_id)
         assert done["status"] == "completed" and done["pagesCompleted"] == 3
         assert [(r["start"], r["num"]) for r in requests] == [
             ("1", "10"),
@@ -523,7 +507,7 @@ async def test_google_preset_pages_by_ten_with_the_key_and_dedupes_on_the_link(
             ("21", "5"),
         ]
         assert {r["key"] for r in requests} == {GOOGLE_KEY}
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         assert len(keys) == len(set(keys)) == done["rowsInserted"] == 24
 
 
@@ -533,9 +517,9 @@ async def test_a_user_resume_during_an_auto_resume_wait_leaves_one_loop(
     async with start_live(**query_settings()) as live:
         answer, calls = pages_api(3, {2: [httpx.Response(429, headers={"Retry-After": "7200"})]})
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(auto_resume=True, page_delay_s=0))
+        query_id = await start_query(live, config(auto_resume=True, page_delay_s=0))
         await live.executor.run_until_idle(advance_clock=False)  # paused, sleeping
-        assert (await _status(live, query_id))["status"] == "paused"
+        assert (await query_status(live, query_id))["status"] == "paused"
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
         assert resumed.status_code == 202
         await live.executor.run_until_idle()
@@ -543,7 +527,7 @@ async def test_a_user_resume_during_an_auto_resume_wait_leaves_one_loop(
         assert takeover.status == "completed" and sleeper.status == "completed"
         assert sleeper.output["skipped"] == "query taken over"
         assert calls == [1, 2, 2, 3, 4]  # the woken run fetched nothing more
-        keys = await _keys(live, query_id)
+        keys = await result_keys(live, query_id)
         assert len(keys) == len(set(keys)) == 3 * PER_PAGE
 
 
@@ -566,7 +550,7 @@ async def test_a_run_that_fails_outside_its_page_steps_leaves_the_query_resumabl
         assert "source" in run.error["message"]
         [handler] = live.executor.runs("execute-query-failure")
         assert handler.status == "completed", handler.error
-        failed = await _status(live, str(query_id))
+        failed = await query_status(live, str(query_id))
         assert failed["status"] == "failed" and failed["errorCode"] == "run_failed"
         assert failed["resumable"] and "stored query config is invalid" in failed["lastError"]
 
@@ -585,7 +569,7 @@ async def test_the_seed_apps_query_id_key_starts_a_query(start_live: LiveFactory
         await live.executor.run_until_idle()
         [run] = live.executor.runs("execute-query")
         assert run.status == "completed", run.error
-        assert (await _status(live, str(query.id)))["status"] == "completed"
+        assert (await query_status(live, str(query.id)))["status"] == "completed"
         assert calls == [1, 2, 3]
 
 

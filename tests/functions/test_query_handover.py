@@ -19,7 +19,17 @@ from inngest_app.repos.queries import QueriesRepo
 from inngest_app.testing import Run
 from inngest_app.testing.limits import Limits
 from tests.harness import Live, LiveFactory
-from tests.queries.support import API, PER_PAGE, config, pages_api, query_settings, token
+from tests.queries.support import (
+    API,
+    PER_PAGE,
+    config,
+    pages_api,
+    query_settings,
+    query_status,
+    result_keys,
+    start_query,
+    token,
+)
 
 EXECUTE = "execute-query"
 # 3 pages a slice: the claim, then fetch + delay sleep per page, while 19 steps stay in reserve
@@ -28,25 +38,6 @@ SMALL_SLICE = 25
 
 def _settings(**overrides: Any) -> dict[str, Any]:
     return {**query_settings(), "query_max_pages": 1000, **overrides}
-
-
-async def _start(live: Live, body: dict[str, Any]) -> str:
-    response = await live.api.post("/api/queries/run", json=body, headers=token())
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-async def _status(live: Live, query_id: str) -> dict[str, Any]:
-    response = await live.api.get(f"/api/queries/{query_id}", headers=token())
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def _keys(live: Live, query_id: str) -> list[str]:
-    rows = await live.pool.fetch(
-        "select row_key from query_results where query_id = $1 order by id", query_id
-    )
-    return [r["row_key"] for r in rows]
 
 
 def _expected_keys(pages: int) -> list[str]:
@@ -87,7 +78,7 @@ async def test_a_1000_page_query_completes_across_hand_overs_with_every_row_once
     async with start_live(**_settings()) as live:
         answer, calls = pages_api(1000)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=1000, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=1000, page_delay_s=1))
         await live.executor.run_until_idle(max_calls=50_000)
         runs = live.executor.runs(EXECUTE)
         assert [r.status for r in runs] == ["completed"] * len(runs), runs[-1].error
@@ -96,8 +87,8 @@ async def test_a_1000_page_query_completes_across_hand_overs_with_every_row_once
         pages = [p for r in runs for p in _pages_of(r)]
         assert pages == list(range(1, 1001))  # each page fetched once, in order
         assert calls == list(range(1, 1001))  # max_pages reached: no page 1,001
-        assert await _keys(live, query_id) == _expected_keys(1000)
-        final = await _status(live, query_id)
+        assert await result_keys(live, query_id) == _expected_keys(1000)
+        final = await query_status(live, query_id)
         assert final["status"] == "completed" and final["pagesCompleted"] == 1000
         assert final["rowsInserted"] == 1000 * PER_PAGE
         assert runs[-1].output == {"status": "completed", "pages": 1000, "rows": 20_000}
@@ -119,11 +110,11 @@ async def test_slices_follow_the_setting_and_the_api_shows_one_running_query(
     ) as live:
         answer, calls = pages_api(10)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=10, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=10, page_delay_s=1))
         seen: list[tuple[str, int]] = []
         for _ in range(200):
             await live.executor.run_until_idle(advance_clock=False)
-            status = await _status(live, query_id)
+            status = await query_status(live, query_id)
             seen.append((status["status"], status["pagesCompleted"]))
             if status["status"] == "completed":
                 break
@@ -136,7 +127,7 @@ async def test_slices_follow_the_setting_and_the_api_shows_one_running_query(
         assert all(len(r.steps) <= SMALL_SLICE for r in runs)
         # the per-query concurrency key: every run of the chain draws from the same pool
         assert len({r.buckets for r in runs}) == 1 and runs[0].buckets
-        assert await _keys(live, query_id) == _expected_keys(10)
+        assert await result_keys(live, query_id) == _expected_keys(10)
         assert calls == list(range(1, 11))
 
 
@@ -151,19 +142,19 @@ async def test_cancel_in_the_middle_of_a_hand_over_stops_the_chain(
     async with start_live(**_settings(query_slice_steps=SMALL_SLICE)) as live:
         answer, calls = pages_api(10)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=10, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=10, page_delay_s=1))
         continuation = await _stop_at_hand_over(live)
         assert continuation.calls == 0 and calls == [1, 2, 3]
-        mid = await _status(live, query_id)
+        mid = await query_status(live, query_id)
         assert mid["status"] == "running" and mid["pagesCompleted"] == 3
         cancelled = await live.api.post(f"/api/queries/{query_id}/cancel", headers=token())
         assert cancelled.status_code == 200, cancelled.text
         await live.executor.run_until_idle()
         assert calls == [1, 2, 3]  # nothing fetched after the cancel
         assert continuation.status == "cancelled"
-        final = await _status(live, query_id)
+        final = await query_status(live, query_id)
         assert final["status"] == "cancelled" and final["pagesCompleted"] == 3
-        assert await _keys(live, query_id) == _expected_keys(3)
+        assert await result_keys(live, query_id) == _expected_keys(3)
         assert len(live.executor.runs(EXECUTE)) == 2
 
 
@@ -175,14 +166,14 @@ async def test_a_cancelled_query_is_not_taken_by_a_late_continuation(
     async with start_live(**_settings(query_slice_steps=SMALL_SLICE)) as live:
         answer, calls = pages_api(10)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=10, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=10, page_delay_s=1))
         continuation = await _stop_at_hand_over(live)
         assert await QueriesRepo(live.services.transport).cancel(uuid.UUID(query_id))
         await live.executor.run_until_idle()
         assert continuation.status == "completed"
         assert continuation.output["skipped"] == "query is not pending"
         assert calls == [1, 2, 3]
-        assert (await _status(live, query_id))["status"] == "cancelled"
+        assert (await query_status(live, query_id))["status"] == "cancelled"
 
 
 async def test_resume_during_a_hand_over_is_refused_and_starts_nothing(
@@ -191,14 +182,14 @@ async def test_resume_during_a_hand_over_is_refused_and_starts_nothing(
     async with start_live(**_settings(query_slice_steps=SMALL_SLICE)) as live:
         answer, calls = pages_api(7)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=7, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=7, page_delay_s=1))
         await _stop_at_hand_over(live)
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
         assert resumed.status_code == 409 and resumed.json()["code"] == "not_resumable"
         await live.executor.run_until_idle()
         assert len(live.executor.runs(EXECUTE)) == 3
-        assert (await _status(live, query_id))["status"] == "completed"
-        assert await _keys(live, query_id) == _expected_keys(7)
+        assert (await query_status(live, query_id))["status"] == "completed"
+        assert await result_keys(live, query_id) == _expected_keys(7)
 
 
 async def test_a_pause_right_after_a_hand_over_resumes_at_the_same_page(
@@ -208,9 +199,9 @@ async def test_a_pause_right_after_a_hand_over_resumes_at_the_same_page(
         long_429 = httpx.Response(429, headers={"Retry-After": "3600"})
         answer, calls = pages_api(8, {4: [long_429]})  # the continuation's first page
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=8, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=8, page_delay_s=1))
         await live.executor.run_until_idle()
-        paused = await _status(live, query_id)
+        paused = await query_status(live, query_id)
         assert paused["status"] == "paused" and paused["pagesCompleted"] == 3
         assert paused["errorCode"] == "rate_limited" and paused["resumable"]
         resumed = await live.api.post(f"/api/queries/{query_id}/resume", headers=token())
@@ -220,16 +211,16 @@ async def test_a_pause_right_after_a_hand_over_resumes_at_the_same_page(
         assert [_pages_of(r) for r in runs] == [[1, 2, 3], [4], [4, 5, 6], [7, 8]]
         assert [_is_continuation(r) for r in runs] == [False, True, False, True]
         assert calls == [1, 2, 3, 4, 4, 5, 6, 7, 8]
-        final = await _status(live, query_id)
+        final = await query_status(live, query_id)
         assert final["status"] == "completed" and final["rowsInserted"] == 8 * PER_PAGE
-        assert await _keys(live, query_id) == _expected_keys(8)
+        assert await result_keys(live, query_id) == _expected_keys(8)
 
 
 async def test_a_repeated_hand_over_starts_one_run_not_two(start_live: LiveFactory) -> None:
     async with start_live(**_settings(query_slice_steps=SMALL_SLICE)) as live:
         answer, calls = pages_api(5)
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=5, page_delay_s=1))
+        query_id = await start_query(live, config(max_pages=5, page_delay_s=1))
         continuation = await _stop_at_hand_over(live)
         # the hand-over again, as a retried step would do it: same token, same event id
         repo = QueriesRepo(live.services.transport)
@@ -241,7 +232,7 @@ async def test_a_repeated_hand_over_starts_one_run_not_two(start_live: LiveFacto
         )
         await live.executor.run_until_idle()
         assert len(live.executor.runs(EXECUTE)) == 2
-        assert await _keys(live, query_id) == _expected_keys(5)
+        assert await result_keys(live, query_id) == _expected_keys(5)
         # a stale token (another checkpoint) takes nothing
         stale = await repo.claim_handed(uuid.UUID(query_id), "intruder", token=again.token)
         assert not stale.claimed and stale.query.status == "completed"
@@ -259,7 +250,7 @@ async def test_a_page_at_its_worst_case_of_auto_resumes_stays_within_the_slice(
         limited = [httpx.Response(429, headers={"Retry-After": "7200"}) for _ in range(5)]
         answer, calls = pages_api(6, {2: limited})
         live.mock.get(API).mock(side_effect=answer)
-        query_id = await _start(live, config(max_pages=6, page_delay_s=1, auto_resume=True))
+        query_id = await start_query(live, config(max_pages=6, page_delay_s=1, auto_resume=True))
         await live.executor.run_until_idle()
         runs = live.executor.runs(EXECUTE)
         assert [r.status for r in runs] == ["completed"] * len(runs), runs[-1].error
@@ -269,5 +260,5 @@ async def test_a_page_at_its_worst_case_of_auto_resumes_stays_within_the_slice(
         assert _pages_of(first) == [1, 2]  # no room for a third page after the waits
         assert [_pages_of(r) for r in runs[1:]] == [[3, 4, 5], [6]]
         assert calls == [1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6]
-        assert await _keys(live, query_id) == _expected_keys(6)
-        assert (await _status(live, query_id))["status"] == "completed"
+        assert await result_keys(live, query_id) == _expected_keys(6)
+        assert (await query_status(live, query_id))["status"] == "completed"

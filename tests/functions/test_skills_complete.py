@@ -18,7 +18,7 @@ from tests.harness import Live, LiveFactory
 from tests.skills.support import (
     ALERT_URL,
     ANTHROPIC_URL,
-    USER,
+    insert_run,
     message_ok,
     run_row,
     skill_settings,
@@ -141,21 +141,6 @@ async def test_a_resend_starts_a_run_and_a_duplicate_send_does_not(
         assert len(dropped) == 2
         assert all(r.reasons[0].reason == "idempotency" for r in dropped)
         assert await live.pool.fetchval("select count(*) from outputs") == 3
-
-
-async def insert_run(live: Live, status: str, age: str) -> str:
-    return str(
-        await live.pool.fetchval(
-            "insert into runs (user_id, skill_name, user_message, status, created_at,"
-            " started_at, inngest_run_id) values ($1, 'marketing-brief', 'm', $2,"
-            " now() - $3::text::interval,"
-            " case when $2 = 'running' then now() - $3::text::interval end,"
-            " case when $2 = 'running' then 'old-run' end) returning id::text",
-            USER,
-            status,
-            age,
-        )
-    )
 
 
 async def test_a_sweep_retried_after_a_lost_reply_still_resends_its_runs(

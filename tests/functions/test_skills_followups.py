@@ -16,6 +16,7 @@ from tests.skills.support import (
     TELEGRAM_URL,
     USER,
     answer,
+    insert_run,
     message_ok,
     run_row,
     skill_settings,
@@ -180,22 +181,6 @@ async def test_feedback_metrics_without_feedback_and_unknown_feedback(
         await live.executor.run_until_idle()
         bad = live.executor.runs("feedback-process")[-1]
         assert bad.status == "failed" and "feedbackId" in (bad.error or {})["message"]
-
-
-async def insert_run(live: Live, status: str, age: str) -> str:
-    """A run created `age` ago (and started then, if running), as a lost or stuck one is."""
-    return str(
-        await live.pool.fetchval(
-            "insert into runs (user_id, skill_name, user_message, status, created_at,"
-            " started_at, inngest_run_id) values ($1, 'marketing-brief', 'm', $2,"
-            " now() - $3::text::interval,"
-            " case when $2 = 'running' then now() - $3::text::interval end,"
-            " case when $2 = 'running' then 'old-run' end) returning id::text",
-            USER,
-            status,
-            age,
-        )
-    )
 
 
 async def test_the_stuck_run_cron_fails_old_runs_resends_lost_ones_and_alerts_once(

@@ -127,3 +127,15 @@ async def age_syncs(live: Live, hours: float) -> None:
 def failed_runs(live: Live) -> list[tuple[str, Any]]:
     """Runs that failed, with their errors."""
     return [(r.function_id, r.error) for r in live.executor.runs() if r.status == "failed"]
+
+
+async def workspace_metrics(
+    live: Live, workspace_id: str, days: int, headers: dict[str, str] = USER
+) -> dict[str, Any]:
+    """`GET /api/workspaces/{id}/metrics?days=` (200 asserted)."""
+    response = await live.api.get(
+        f"/api/workspaces/{workspace_id}/metrics", params={"days": days}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

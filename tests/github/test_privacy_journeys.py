@@ -16,6 +16,7 @@ from tests.github.journeys import (
     capture_live,
     repository,
     track,
+    workspace_metrics,
 )
 from tests.harness import Live, LiveFactory
 
@@ -45,15 +46,6 @@ async def _workspace(
     assert response.status_code == 201, response.text
     workspace_id: str = response.json()["id"]
     return workspace_id
-
-
-async def _metrics(live: Live, workspace_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    response = await live.api.get(
-        f"/api/workspaces/{workspace_id}/metrics?days=30", headers=headers
-    )
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
 
 
 async def test_a_private_repository_reads_as_unknown_to_a_user_and_counts_for_no_metric(
@@ -86,7 +78,7 @@ async def test_a_private_repository_reads_as_unknown_to_a_user_and_counts_for_no
         )
         assert added.status_code == 201, added.text
         await live.executor.run_until_idle()
-        summary = (await _metrics(live, mine, USER))["summary"]
+        summary = (await workspace_metrics(live, mine, 30))["summary"]
         assert (summary["totalPrs"], summary["reviews"], summary["comments"]) == (0, 0, 0)
         shown = (await live.api.get(f"/api/workspaces/{mine}", headers=USER)).json()
         [member] = shown["repositories"]
@@ -116,7 +108,7 @@ async def test_an_admin_sees_a_private_repository_and_shares_it_through_a_worksp
         await live.executor.run_until_idle()
         # the workspace's owner now reads the repository and its metrics
         assert (await repository(live, "secret-org", "vault", USER)).status_code == 200
-        summary = (await _metrics(live, shared, USER))["summary"]
+        summary = (await workspace_metrics(live, shared, 30))["summary"]
         assert summary["prsOpened"] == 6 and summary["reviews"] == 6
         # another user still does not
         assert (await repository(live, "secret-org", "vault", OTHER_USER)).status_code == 404
@@ -132,7 +124,7 @@ async def test_a_repository_that_turns_private_leaves_a_users_metrics_by_the_nex
         mine = await _workspace(live, USER, "mine")
         await live.api.post(f"/api/workspaces/{mine}/repositories/acme/widgets", headers=USER)
         await live.executor.run_until_idle()
-        assert (await _metrics(live, mine, USER))["summary"]["prsOpened"] == 6
+        assert (await workspace_metrics(live, mine, 30))["summary"]["prsOpened"] == 6
         fake.repositories[("acme", "widgets")]["isPrivate"] = True
         await live.executor.send(
             {
@@ -143,6 +135,6 @@ async def test_a_repository_that_turns_private_leaves_a_users_metrics_by_the_nex
         await live.executor.run_until_idle()
         await live.executor.fire_cron("scheduled-workspace-aggregation")
         await live.executor.run_until_idle()
-        summary = (await _metrics(live, mine, USER))["summary"]
+        summary = (await workspace_metrics(live, mine, 30))["summary"]
         assert (summary["prsOpened"], summary["reviews"], summary["comments"]) == (0, 0, 0)
         assert (await repository(live, "acme", "widgets", USER)).status_code == 404

@@ -1,15 +1,19 @@
-"""Shared pieces of the query tests: a fake source API (respx side effect) and credentials."""
+"""Shared pieces of the query tests: a fake source API (respx side effect), credentials, and
+the API calls that start a query and read it back."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
 import jwt
+
+if TYPE_CHECKING:
+    from tests.harness import Live
 
 API = "https://api.acme.test/items"
 JWT_SECRET = "test-jwt-secret-with-enough-length-0123"
@@ -116,3 +120,25 @@ async def kill_at_checkpoint(admin: asyncpg.Connection, *, page: int) -> asyncio
         raise AssertionError(f"no write of page {page} reached its checkpoint")
 
     return asyncio.create_task(kill())
+
+
+async def start_query(live: Live, body: dict[str, Any]) -> str:
+    """`POST /api/queries/run` as USER; the new query's id (202 asserted)."""
+    response = await live.api.post("/api/queries/run", json=body, headers=token())
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def query_status(live: Live, query_id: str) -> dict[str, Any]:
+    """`GET /api/queries/{id}` as USER (200 asserted)."""
+    response = await live.api.get(f"/api/queries/{query_id}", headers=token())
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def result_keys(live: Live, query_id: str) -> list[str]:
+    """The query's stored row keys, in insertion order."""
+    rows = await live.pool.fetch(
+        "select row_key from query_results where query_id = $1 order by id", query_id
+    )
+    return [r["row_key"] for r in rows]

@@ -84,3 +84,19 @@ async def flush_monitoring(live: Live) -> None:
     recorder = live.app.state.recorder
     while recorder.depth:
         assert await recorder.flush()
+
+
+async def insert_run(live: Live, status: str, age: str) -> str:
+    """A run created `age` ago (and started then, if running), as a lost or stuck one is."""
+    return str(
+        await live.pool.fetchval(
+            "insert into runs (user_id, skill_name, user_message, status, created_at,"
+            " started_at, inngest_run_id) values ($1, 'marketing-brief', 'm', $2,"
+            " now() - $3::text::interval,"
+            " case when $2 = 'running' then now() - $3::text::interval end,"
+            " case when $2 = 'running' then 'old-run' end) returning id::text",
+            USER,
+            status,
+            age,
+        )
+    )

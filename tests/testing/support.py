@@ -11,6 +11,7 @@ loopback port, so every call crosses real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -98,3 +99,15 @@ def count(counter: dict[str, int], key: str) -> int:
     """Increment `counter[key]` and return the new value (step bodies count their runs)."""
     counter[key] = counter.get(key, 0) + 1
     return counter[key]
+
+
+@contextlib.asynccontextmanager
+async def driven(executor: TestExecutor) -> AsyncIterator[None]:
+    """Drive the executor in the background, as offline mode does (the page only polls)."""
+    task = asyncio.create_task(executor.run_forever(tick_s=0.02, advance_clock=True))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from importlib import resources
 
 import httpx
@@ -17,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from inngest_app.testing import TestExecutor
 from inngest_app.testing.viewer import DEV_SERVER_COMMAND
 from tests.browser import DESKTOP, PHONE, artifact, new_page
-from tests.testing.support import EVENT_KEY, Functions, count, mini_app
+from tests.testing.support import EVENT_KEY, Functions, count, driven, mini_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 
@@ -38,18 +35,6 @@ def _functions(client: inngest.Inngest) -> Functions:
         return {"greeting": loud}
 
     return [greet]
-
-
-@contextlib.asynccontextmanager
-async def driven(executor: TestExecutor) -> AsyncIterator[None]:
-    """Drive the executor in the background, as offline mode does (the page only polls)."""
-    task = asyncio.create_task(executor.run_forever(tick_s=0.02, advance_clock=True))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def send_from_form(page: Page, name: str, data: str) -> None:

@@ -3,7 +3,6 @@ own history, flow control's reasons, filters and paging, rerun, cancel, invoke, 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from inngest_app.testing import ManualClock, TestExecutor
 from inngest_app.testing.runs import Run
 from tests.browser import DESKTOP, PHONE, artifact, new_page
-from tests.testing.support import EVENT_KEY, Functions, count, mini_app
+from tests.testing.support import EVENT_KEY, Functions, count, driven, mini_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one browser for the module
 JSON = {"Content-Type": "application/json"}
@@ -65,17 +64,6 @@ async def app() -> AsyncIterator[Any]:
     executor = TestExecutor(clock=clock)
     async with mini_app(lambda c: _functions(c, clock), executor=executor) as mini:
         yield mini
-
-
-@contextlib.asynccontextmanager
-async def driven(executor: TestExecutor, *, advance_clock: bool) -> AsyncIterator[None]:
-    task = asyncio.create_task(executor.run_forever(tick_s=0.02, advance_clock=advance_clock))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def expected_bars(run: Run) -> list[tuple[str, str, int, int, int]]:
@@ -312,7 +300,7 @@ async def test_in_the_browser_timeline_filters_rerun_cancel_invoke(browser: Brow
 async def test_on_a_phone_a_tapped_run_opens_in_place(browser: Browser) -> None:
     async with (
         app() as mini,
-        driven(mini.executor, advance_clock=True),
+        driven(mini.executor),
         new_page(browser, PHONE) as page,
     ):
         ids = await mini.executor.send([{"name": "t/story", "data": {"who": w}} for w in "abc"])

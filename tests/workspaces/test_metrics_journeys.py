@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from tests.github.fake import GRAPHQL_URL, FakeGithub
-from tests.github.journeys import USER, active_pr, age_syncs, capture_live
-from tests.harness import Live, LiveFactory
+from tests.github.journeys import USER, active_pr, age_syncs, capture_live, workspace_metrics
+from tests.harness import LiveFactory
 
 
 def _at(days_ago: int, hour: int) -> dt.datetime:
@@ -39,15 +39,6 @@ def _limited_first(fake: FakeGithub, seconds: int) -> Callable[[httpx.Request], 
     return answer
 
 
-async def _summary(live: Live, workspace_id: str, days: int) -> dict[str, Any]:
-    response = await live.api.get(
-        f"/api/workspaces/{workspace_id}/metrics", params={"days": days}, headers=USER
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def test_a_repository_added_before_its_slow_capture_counts_on_its_past_days(
     start_live: LiveFactory,
 ) -> None:
@@ -66,7 +57,7 @@ async def test_a_repository_added_before_its_slow_capture_counts_on_its_past_day
         assert added.status_code == 201 and added.json()["captured"] is False
         await live.executor.run_until_idle()
 
-        week = await _summary(live, workspace_id, 7)
+        week = await workspace_metrics(live, workspace_id, 7)
         summary = week["summary"]
         assert (summary["prsOpened"], summary["reviews"], summary["comments"]) == (7, 11, 7)
         assert week["until"] == (dt.datetime.now(dt.UTC).date() - dt.timedelta(1)).isoformat()
@@ -74,7 +65,7 @@ async def test_a_repository_added_before_its_slow_capture_counts_on_its_past_day
         assert by_day[_at(3, 0).date().isoformat()]["prs_opened"] == 4
         # days=1 is yesterday, the last computed day: its row, and its trend against the day
         # before (0 opened) is +100 %, never today's empty -100 %
-        one = await _summary(live, workspace_id, 1)
+        one = await workspace_metrics(live, workspace_id, 1)
         assert [row["date"] for row in one["series"]] == [_at(1, 0).date().isoformat()]
         assert (one["summary"]["prsOpened"], one["summary"]["trend"]) == (3, 100)
 
@@ -84,7 +75,7 @@ async def test_a_repository_added_before_its_slow_capture_counts_on_its_past_day
         )
         assert removed.status_code == 200
         await live.executor.run_until_idle()
-        summary = (await _summary(live, workspace_id, 7))["summary"]
+        summary = (await workspace_metrics(live, workspace_id, 7))["summary"]
         assert (summary["prsOpened"], summary["reviews"], summary["comments"]) == (0, 0, 0)
 
 
@@ -101,7 +92,7 @@ async def test_activity_captured_after_its_day_was_aggregated_is_counted(
             f"/api/workspaces/{workspace_id}/repositories/acme/widgets", headers=USER
         )
         await live.executor.run_until_idle()
-        assert (await _summary(live, workspace_id, 7))["summary"]["prsOpened"] == 1
+        assert (await workspace_metrics(live, workspace_id, 7))["summary"]["prsOpened"] == 1
         # a pull request of two days ago appears late (GitHub lagged, or it was made public)
         repo["pullRequests"].append(_opened(2, _at(2, 11), reviews=3))
         await age_syncs(live, 48)
@@ -112,5 +103,5 @@ async def test_activity_captured_after_its_day_was_aggregated_is_counted(
             }
         )
         await live.executor.run_until_idle()
-        summary = (await _summary(live, workspace_id, 7))["summary"]
+        summary = (await workspace_metrics(live, workspace_id, 7))["summary"]
         assert (summary["prsOpened"], summary["reviews"]) == (2, 4)

@@ -63,19 +63,8 @@ async function cancelRun() {
 async function invoke(event) {
   event.preventDefault();
   const result = $("invoke-result");
-  let data;
-  try {
-    data = JSON.parse($("invoke-data").value || "{}");
-  } catch (error) {
-    result.textContent = `Data is not JSON: ${error.message}`;
-    result.className = "warn";
-    return;
-  }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    result.textContent = "Data must be a JSON object.";
-    result.className = "warn";
-    return;
-  }
+  const data = jsonObjectOf("invoke-data", result);
+  if (data === null) return;
   try {
     const { runId } = await act("/viewer/api/invoke", { functionId: $("invoke-function").value, data });
     result.textContent = `Invoked: run ${runId}`;

@@ -198,23 +198,30 @@ function select(runId, fromClick) {
 
 // --- sending -------------------------------------------------------------------------------
 
-async function send(event) {
-  event.preventDefault();
-  const result = $("send-result");
-  const name = $("event-name").value.trim();
+// The JSON object typed in the field `id`, or null after saying in `result` why it is not one.
+function jsonObjectOf(id, result) {
   let data;
   try {
-    data = JSON.parse($("event-data").value || "{}");
+    data = JSON.parse($(id).value || "{}");
   } catch (error) {
     result.textContent = `Data is not JSON: ${error.message}`;
     result.className = "warn";
-    return;
+    return null;
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     result.textContent = "Data must be a JSON object.";
     result.className = "warn";
-    return;
+    return null;
   }
+  return data;
+}
+
+async function send(event) {
+  event.preventDefault();
+  const result = $("send-result");
+  const name = $("event-name").value.trim();
+  const data = jsonObjectOf("event-data", result);
+  if (data === null) return;
   const key = $("key-field").hidden ? "viewer" : $("event-key").value.trim() || "missing";
   let response;
   let body = {};
