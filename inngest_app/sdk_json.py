@@ -42,7 +42,25 @@ SDK_REQUEST_FROM_RAW: Any = (
 # `orjson` refuses those (OPT_STRICT_INTEGER) and the SDK's own encoder writes the body
 _SORTED_SAFE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _MISSING: Any = object()
-_BODY: ContextVar[tuple[bytes, object] | None] = ContextVar("inngest_app_body", default=None)
+
+
+class _Kept:
+    """The kept parse, in a holder the adapter empties when it is done: a task started during
+    the request (the SDK starts one per call to time the event loop, then cancels it, leaving it
+    in a reference cycle) copies the context, and with it the holder, not the parse."""
+
+    __slots__ = ("body", "model", "parsed")
+
+    def __init__(self, body: bytes, parsed: object) -> None:
+        self.body: bytes | None = body
+        self.parsed = parsed
+        self.model: ServerRequest | None = None  # `validate_request`'s answer for `parsed`
+
+    def clear(self) -> None:
+        self.body = self.parsed = self.model = None
+
+
+_BODY: ContextVar[_Kept | None] = ContextVar("inngest_app_body", default=None)
 
 
 class _Fallback(Exception):
@@ -71,22 +89,41 @@ def load_request_body(body: bytes, fallback: Callable[[bytes], object] = json.lo
     parsed = _plain(body)
     if parsed is _MISSING:
         return fallback(body)
-    _BODY.set((body, parsed))
+    forget_request_body()
+    _BODY.set(_Kept(body, parsed))
     return parsed
 
 
 def forget_request_body() -> None:
-    """Drop the kept parse (the adapter does once the SDK has answered)."""
-    _BODY.set(None)
-
-
-def _kept(value: bytes, *, take: bool) -> object:
+    """Drop the kept parse (the adapter does once the SDK has answered), from every context
+    that copied it too."""
     kept = _BODY.get()
-    if kept is None or not (kept[0] is value or kept[0] == value):
-        return _MISSING
-    if take:
+    if kept is not None:
+        kept.clear()
         _BODY.set(None)
-    return kept[1]
+
+
+def validate_request(parsed: object) -> ServerRequest:
+    """`ServerRequest.model_validate(parsed)` (`pydantic.ValidationError` if it is not one); when
+    `parsed` is the kept parse, the model is kept too, for `request_from_raw` to hand the SDK
+    (the same validation of the same parse, done once)."""
+    model = ServerRequest.model_validate(parsed)
+    kept = _BODY.get()
+    if kept is not None and kept.parsed is parsed and kept.body is not None:
+        kept.model = model
+    return model
+
+
+def _holder(value: bytes) -> _Kept | None:
+    kept = _BODY.get()
+    if kept is None or kept.body is None or not (kept.body is value or kept.body == value):
+        return None
+    return kept
+
+
+def _kept(value: bytes) -> object:
+    kept = _holder(value)
+    return _MISSING if kept is None else kept.parsed
 
 
 def _sorted_json(parsed: object) -> bytes | None:
@@ -98,7 +135,7 @@ def _sorted_json(parsed: object) -> bytes | None:
 
 def fast_canonical(value: bytes) -> bytes | None:
     """RFC 8785 form of a JSON body when it is plain JSON (exact there), else None."""
-    parsed = _kept(value, take=False)
+    parsed = _kept(value)
     if parsed is _MISSING:
         try:
             parsed = _plain(value)
@@ -114,13 +151,17 @@ def canonicalize(value: bytes) -> types.MaybeError[bytes]:
 
 
 def request_from_raw(cls: type[ServerRequest], raw: object) -> ServerRequest | Exception:
-    """`ServerRequest.from_raw`, validating the kept parse of a plain body (once)."""
-    if isinstance(raw, bytes):
-        parsed = _kept(raw, take=True)
-        if parsed is not _MISSING:
-            try:
-                return cls.model_validate(parsed)
-            except Exception:  # noqa: S110 - the SDK's own parse gives the SDK's own error
-                pass
+    """`ServerRequest.from_raw`, from the kept parse of a plain body: the model the adapter
+    validated from it, or validated here (once)."""
+    kept = _holder(raw) if isinstance(raw, bytes) else None
+    if kept is not None:
+        parsed, model = kept.parsed, kept.model
+        forget_request_body()  # handed over once: the function owns it from here
+        if model is not None and type(model) is cls:
+            return model
+        try:
+            return cls.model_validate(parsed)
+        except Exception:  # noqa: S110 - the SDK's own parse gives the SDK's own error
+            pass
     result: ServerRequest | Exception = SDK_REQUEST_FROM_RAW.__func__(cls, raw)
     return result
