@@ -14,8 +14,13 @@ as `orjson` does with sorted keys, as long as every integer is within +-(2^53 - 
 `orjson` checks while writing (ASCII keys sort alike by UTF-16 code unit and by byte; such
 integers and unescaped ASCII strings are written alike). For such a body the adapter's parse
 (`load_request_body`) is kept for the rest of the request, in a context variable, and reused
-read-only by `canonicalize`, then handed once to `from_raw`, which validates it as a Python
-object and forgets it (the function owns it from there). Any other body, a body that is not the
+read-only by `canonicalize`; the request model the adapter validates from it
+(`validate_request`, the same `model_validate` of the same parse) is handed once to `from_raw`,
+which forgets both (the function owns the model from there). The context variable holds a
+holder that is emptied when the parse is handed over or the adapter is done: the SDK starts a
+timing task on every call (copying the context) and cancels it, which leaves the task in a
+reference cycle, so a tuple in the variable kept the whole parse, memos included, alive until
+the cycle collector walked and freed it. Any other body, a body that is not the
 kept one, a tree `orjson` refuses to write (a larger integer, nesting past 255) and a request
 the fast validation refuses take the SDK's own code, so answers and errors are the SDK's. The
 signature check is untouched: it is computed over the same canonical bytes.

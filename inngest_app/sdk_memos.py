@@ -18,8 +18,9 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
 4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
    pure-Python RFC 8785 encoder over the whole body, before the signature check) and
    `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: a plain-JSON body is parsed
-   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic from that
-   parse; any other body takes the SDK's own code. The signature check itself is untouched.
+   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic once from
+   that parse (the adapter's model is the SDK's); any other body takes the SDK's own code. The
+   signature check itself is untouched.
 
 `inngest_app.client.build_client` applies them, over the exact code they replace only: another
 SDK version, or any patched function whose source differs from the reviewed one, raises
