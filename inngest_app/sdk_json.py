@@ -77,13 +77,13 @@ def _refuse(_: str) -> Any:
 
 
 def _plain(value: bytes) -> object:
-    """The body parsed, if it is plain JSON; `_MISSING` if it is not (`ValueError` if it is no
-    JSON at all)."""
+    """The body parsed, if it is plain JSON; `_MISSING` if it is not, or is no JSON at all (the
+    caller's own reader then says why)."""
     if not value.isascii() or b"\\" in value:
         return _MISSING
     try:
         return json.loads(value, parse_float=_refuse, parse_constant=_refuse)
-    except _Fallback:
+    except (_Fallback, ValueError):
         return _MISSING
 
 
