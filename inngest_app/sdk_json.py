@@ -14,8 +14,13 @@ as `orjson` does with sorted keys, as long as every integer is within +-(2^53 - 
 `orjson` checks while writing (ASCII keys sort alike by UTF-16 code unit and by byte; such
 integers and unescaped ASCII strings are written alike). For such a body the adapter's parse
 (`load_request_body`) is kept for the rest of the request, in a context variable, and reused
-read-only by `canonicalize`, then handed once to `from_raw`, which validates it as a Python
-object and forgets it (the function owns it from there). Any other body, a body that is not the
+read-only by `canonicalize`; the request model the adapter validates from it
+(`validate_request`, the same `model_validate` of the same parse) is handed once to `from_raw`,
+which forgets both (the function owns the model from there). The context variable holds a
+holder that is emptied when the parse is handed over or the adapter is done: the SDK starts a
+timing task on every call (copying the context) and cancels it, which leaves the task in a
+reference cycle, so a tuple in the variable kept the whole parse, memos included, alive until
+the cycle collector walked and freed it. Any other body, a body that is not the
 kept one, a tree `orjson` refuses to write (a larger integer, nesting past 255) and a request
 the fast validation refuses take the SDK's own code, so answers and errors are the SDK's. The
 signature check is untouched: it is computed over the same canonical bytes.
@@ -42,7 +47,25 @@ SDK_REQUEST_FROM_RAW: Any = (
 # `orjson` refuses those (OPT_STRICT_INTEGER) and the SDK's own encoder writes the body
 _SORTED_SAFE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _MISSING: Any = object()
-_BODY: ContextVar[tuple[bytes, object] | None] = ContextVar("inngest_app_body", default=None)
+
+
+class _Kept:
+    """The kept parse, in a holder the adapter empties when it is done: a task started during
+    the request (the SDK starts one per call to time the event loop, then cancels it, leaving it
+    in a reference cycle) copies the context, and with it the holder, not the parse."""
+
+    __slots__ = ("body", "model", "parsed")
+
+    def __init__(self, body: bytes, parsed: object) -> None:
+        self.body: bytes | None = body
+        self.parsed = parsed
+        self.model: ServerRequest | None = None  # `validate_request`'s answer for `parsed`
+
+    def clear(self) -> None:
+        self.body = self.parsed = self.model = None
+
+
+_BODY: ContextVar[_Kept | None] = ContextVar("inngest_app_body", default=None)
 
 
 class _Fallback(Exception):
@@ -54,13 +77,13 @@ def _refuse(_: str) -> Any:
 
 
 def _plain(value: bytes) -> object:
-    """The body parsed, if it is plain JSON; `_MISSING` if it is not (`ValueError` if it is no
-    JSON at all)."""
+    """The body parsed, if it is plain JSON; `_MISSING` if it is not, or is no JSON at all (the
+    caller's own reader then says why)."""
     if not value.isascii() or b"\\" in value:
         return _MISSING
     try:
         return json.loads(value, parse_float=_refuse, parse_constant=_refuse)
-    except _Fallback:
+    except (_Fallback, ValueError):
         return _MISSING
 
 
@@ -71,22 +94,41 @@ def load_request_body(body: bytes, fallback: Callable[[bytes], object] = json.lo
     parsed = _plain(body)
     if parsed is _MISSING:
         return fallback(body)
-    _BODY.set((body, parsed))
+    forget_request_body()
+    _BODY.set(_Kept(body, parsed))
     return parsed
 
 
 def forget_request_body() -> None:
-    """Drop the kept parse (the adapter does once the SDK has answered)."""
-    _BODY.set(None)
-
-
-def _kept(value: bytes, *, take: bool) -> object:
+    """Drop the kept parse (the adapter does once the SDK has answered), from every context
+    that copied it too."""
     kept = _BODY.get()
-    if kept is None or not (kept[0] is value or kept[0] == value):
-        return _MISSING
-    if take:
+    if kept is not None:
+        kept.clear()
         _BODY.set(None)
-    return kept[1]
+
+
+def validate_request(parsed: object) -> ServerRequest:
+    """`ServerRequest.model_validate(parsed)` (`pydantic.ValidationError` if it is not one); when
+    `parsed` is the kept parse, the model is kept too, for `request_from_raw` to hand the SDK
+    (the same validation of the same parse, done once)."""
+    model = ServerRequest.model_validate(parsed)
+    kept = _BODY.get()
+    if kept is not None and kept.parsed is parsed and kept.body is not None:
+        kept.model = model
+    return model
+
+
+def _holder(value: bytes) -> _Kept | None:
+    kept = _BODY.get()
+    if kept is None or kept.body is None or not (kept.body is value or kept.body == value):
+        return None
+    return kept
+
+
+def _kept(value: bytes) -> object:
+    kept = _holder(value)
+    return _MISSING if kept is None else kept.parsed
 
 
 def _sorted_json(parsed: object) -> bytes | None:
@@ -98,7 +140,7 @@ def _sorted_json(parsed: object) -> bytes | None:
 
 def fast_canonical(value: bytes) -> bytes | None:
     """RFC 8785 form of a JSON body when it is plain JSON (exact there), else None."""
-    parsed = _kept(value, take=False)
+    parsed = _kept(value)
     if parsed is _MISSING:
         try:
             parsed = _plain(value)
@@ -114,13 +156,17 @@ def canonicalize(value: bytes) -> types.MaybeError[bytes]:
 
 
 def request_from_raw(cls: type[ServerRequest], raw: object) -> ServerRequest | Exception:
-    """`ServerRequest.from_raw`, validating the kept parse of a plain body (once)."""
-    if isinstance(raw, bytes):
-        parsed = _kept(raw, take=True)
-        if parsed is not _MISSING:
-            try:
-                return cls.model_validate(parsed)
-            except Exception:  # noqa: S110 - the SDK's own parse gives the SDK's own error
-                pass
+    """`ServerRequest.from_raw`, from the kept parse of a plain body: the model the adapter
+    validated from it, or validated here (once)."""
+    kept = _holder(raw) if isinstance(raw, bytes) else None
+    if kept is not None:
+        parsed, model = kept.parsed, kept.model
+        forget_request_body()  # handed over once: the function owns it from here
+        if model is not None and type(model) is cls:
+            return model
+        try:
+            return cls.model_validate(parsed)
+        except Exception:  # noqa: S110 - the SDK's own parse gives the SDK's own error
+            pass
     result: ServerRequest | Exception = SDK_REQUEST_FROM_RAW.__func__(cls, raw)
     return result

@@ -18,8 +18,9 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
 4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
    pure-Python RFC 8785 encoder over the whole body, before the signature check) and
    `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: a plain-JSON body is parsed
-   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic from that
-   parse; any other body takes the SDK's own code. The signature check itself is untouched.
+   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic once from
+   that parse (the adapter's model is the SDK's); any other body takes the SDK's own code. The
+   signature check itself is untouched.
 
 `inngest_app.client.build_client` applies them, over the exact code they replace only: another
 SDK version, or any patched function whose source differs from the reviewed one, raises
@@ -86,7 +87,9 @@ def _values(self: StepMemos) -> Iterator[Output]:
 
 
 _IN_STEP = execution_models._in_step
+_in_step = _IN_STEP.get
 _EMPTY = types.empty_sentinel
+_NO_TYPE: Any = types.EmptySentinel  # `run`'s default `output_type`
 _SDK_RUN = Step.run
 _HASHES: dict[str, str] = {}
 _HASHES_MAX = 16_384
@@ -107,17 +110,18 @@ async def _run(
     step_id: str,
     handler: Callable[..., Any],
     *handler_args: Any,
-    output_type: object = types.EmptySentinel,
+    output_type: object = _NO_TYPE,
 ) -> Any:
     """`Step.run`, answering a memoized success (`{"data": x}` as received, or an `Output`
     without error) straight from its memo."""
     execution = self._execution
-    if type(execution) is ExecutionV0 and not _IN_STEP.get():
+    if type(execution) is ExecutionV0 and not _in_step():
         counter = self._step_id_counter
-        counts = counter._counts
         memos: dict[str, Any] = execution._memos._memos
-        found = True
-        with counter._mutex:  # as `StepIDCounter.increment`: the count read and written under it
+        mutex = counter._mutex
+        mutex.acquire()  # as `StepIDCounter.increment`: the count read and written under it
+        try:
+            counts = counter._counts
             count = counts.get(step_id, 0) + 1
             pre_hashed = step_id if count == 1 else f"{step_id}:{count - 1}"
             hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
@@ -127,16 +131,20 @@ async def _run(
             elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
                 data = value.data
             else:
-                found = False
-            if found:
+                data = _MISSING
+            if data is not _MISSING:
                 counts[step_id] = count
                 del memos[hashed]
-        if found:
+        finally:
+            mutex.release()
+        if data is not _MISSING:
             if not memos:  # as `report_step`: all code from here on is new
                 await execution._middleware.before_execution()
+            if output_type is _NO_TYPE:
+                return data  # as `client._deserialize` without an output type
             client = self._client
-            if client._serializer is None or output_type is types.EmptySentinel:
-                return data  # as `client._deserialize`
+            if client._serializer is None:
+                return data  # as `client._deserialize` without a serializer
             return client._deserialize(data, output_type)
     return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
 

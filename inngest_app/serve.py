@@ -259,7 +259,7 @@ def _refuse_post(
     if not isinstance(parsed, dict):
         return error_response(400, "body_invalid", "request body must be a JSON object")
     try:  # the SDK answers a malformed call with a 500: refuse it here as what it is
-        call = server_lib.ServerRequest.model_validate(parsed)
+        call = sdk_json.validate_request(parsed)  # kept for the SDK's own `from_raw`
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]["loc"] if exc.errors() else ()
         where = ".".join(str(part) for part in first) or None

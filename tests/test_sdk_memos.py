@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import hashlib
@@ -487,3 +488,73 @@ async def test_replayed_steps_with_reused_ids_and_a_serializer_answer_as_the_sdk
     assert status == 206 and op["displayName"] == "plain" and op["data"] == 2
     pages = [[["_Page", {"n": i, "rows": [f"r{i}"]}], i] for i in range(4)]
     assert got[3] == (200, [x for pair in pages for x in pair])  # every step replayed, typed
+
+
+_CALL_KEYS = {"ctx", "event", "events", "steps", "use_api", "version"}
+
+
+async def test_no_request_body_parse_is_left_to_the_cycle_collector() -> None:
+    """The SDK starts a timing task on every call and cancels it, which leaves the task (and the
+    context it copied, our kept parse included) in a reference cycle: the parse, memos and all,
+    then lived until a collection. The kept parse is emptied from every copy at the end."""
+    client = build_client(Settings(inngest_dev=True))
+    memos = {f"{i:040x}": {"data": {"page": i}} for i in range(30)}
+    body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
+    transport = httpx.ASGITransport(app=_app(client, 40))
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            response = await http.post(
+                f"/api/inngest?fnId={client.app_id}-steps&stepId=step",
+                content=body,
+                headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+            )
+        assert response.status_code == 206
+        for _ in range(5):  # the cancelled timing task ends on the loop's next turns
+            await asyncio.sleep(0)
+        gc.collect()
+        assert any(isinstance(o, asyncio.Task) for o in gc.garbage)  # the SDK's cycle, still
+        kept = [o for o in gc.garbage if isinstance(o, dict) and set(o) == _CALL_KEYS]
+        assert kept == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_the_adapters_request_model_is_the_one_the_sdk_gets_for_that_body(
+    unpatched: None,
+) -> None:
+    body = _request_body(random.Random(5), 3)
+    expected = server_lib.ServerRequest.from_raw(body)  # the SDK's own: model_validate_json
+    sdk_memos.patch_step_memos()
+    parsed = sdk_json.load_request_body(body)
+    try:
+        model = sdk_json.validate_request(parsed)
+        other = body.replace(b'"run_id":"r', b'"run_id":"q', 1)
+        assert server_lib.ServerRequest.from_raw(other) is not model  # another body: its own
+        handed = server_lib.ServerRequest.from_raw(body)
+        assert handed is model and handed == expected
+        again = server_lib.ServerRequest.from_raw(body)  # handed once: parsed anew after that
+        assert again is not model and again == expected
+    finally:
+        sdk_json.forget_request_body()
+    unkept = sdk_json.validate_request(json.loads(body))  # not the kept parse: nothing kept
+    assert server_lib.ServerRequest.from_raw(body) is not unkept
+    with pytest.raises(pydantic.ValidationError):
+        sdk_json.validate_request({"ctx": {}})
+
+
+def test_a_copied_context_loses_the_kept_parse_with_the_request() -> None:
+    import contextvars
+
+    body = _request_body(random.Random(6), 2)
+    ctx = contextvars.copy_context()
+    parsed = ctx.run(sdk_json.load_request_body, body)
+    copy = ctx.run(contextvars.copy_context)  # as `asyncio.create_task` does
+    assert copy.run(sdk_json.fast_canonical, body) == transforms.canonicalize(body)
+    ctx.run(sdk_json.forget_request_body)
+    holder = copy[sdk_json._BODY]
+    assert holder is not None and holder.parsed is None and holder.model is None
+    assert copy.run(sdk_json._holder, body) is None  # the copy no longer hands anything out
+    assert isinstance(parsed, dict)
