@@ -139,15 +139,26 @@ def first_error(exc: ValidationError) -> RunsParameterError:
 
 def parse_runs_query(items: Sequence[tuple[str, str]], *, now: dt.datetime) -> RunsRequest:
     """Validate the query string (each parameter at most once; empty ones are absent)."""
+    params = single_valued(items)
+    try:
+        query = RunsQuery.model_validate(params)
+    except ValidationError as exc:
+        raise first_error(exc) from None
+    return resolve_runs_query(query, now=now)
+
+
+def single_valued(items: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The parameters as a dict; one given more than once is a `RunsParameterError`."""
     params: dict[str, str] = {}
     for name, value in items:
         if name in params:
             raise RunsParameterError(name, "given more than once")
         params[name] = value
-    try:
-        query = RunsQuery.model_validate(params)
-    except ValidationError as exc:
-        raise first_error(exc) from None
+    return params
+
+
+def resolve_runs_query(query: RunsQuery, *, now: dt.datetime) -> RunsRequest:
+    """A validated query's window resolved against `now`, and its cursor decoded."""
     end = query.end or now
     try:
         start = query.start or end - DEFAULT_WINDOW
@@ -167,14 +178,6 @@ def parse_runs_query(items: Sequence[tuple[str, str]], *, now: dt.datetime) -> R
         after=after,
         limit=query.limit,
     )
-
-
-def parse_run_path(params: Mapping[str, str]) -> RunPath:
-    """Validate the path; a bad run id is a `RunsParameterError` naming `runId`."""
-    try:
-        return RunPath.model_validate(dict(params))
-    except ValidationError as exc:
-        raise first_error(exc) from None
 
 
 def scope_runs(caller: Caller, request: RunsRequest) -> RunsRequest:

@@ -25,9 +25,9 @@ from inngest_app.monitoring.runs import (
     RunsQuery,
     get_run,
     list_runs,
-    parse_run_path,
-    parse_runs_query,
+    resolve_runs_query,
     scope_runs,
+    single_valued,
 )
 from inngest_app.monitoring.stats import (
     PARAMETERS,
@@ -38,7 +38,7 @@ from inngest_app.monitoring.stats import (
 )
 from inngest_app.repos.executions import ExecutionsRepo
 from inngest_app.repos.monitoring_runs import RunsRepo
-from inngest_app.routes.api import Operation, api_route, public_route
+from inngest_app.routes.api import Operation, api_route, path_of, public_route, query_of
 from inngest_app.serve import error_response
 from inngest_app.services import Services
 
@@ -74,9 +74,9 @@ def routes(services: Services) -> list[BaseRoute]:
     async def runs(request: Request, caller: Caller) -> Response:
         """A page of recorded runs, newest first (keyset-paged; a user's own only)."""
         try:
-            query = parse_runs_query(
-                request.query_params.multi_items(), now=dt.datetime.now(dt.UTC)
-            )
+            # the declared model has parsed the query; repeats it cannot see are refused here
+            single_valued(request.query_params.multi_items())
+            query = resolve_runs_query(query_of(request, RunsQuery), now=dt.datetime.now(dt.UTC))
         except RunsParameterError as exc:
             return error_response(400, "invalid_parameter", str(exc), field=exc.field)
         body = await list_runs(
@@ -86,10 +86,7 @@ def routes(services: Services) -> list[BaseRoute]:
 
     async def run(request: Request, caller: Caller) -> Response:
         """One recorded run; 404 when unknown or (for a user) someone else's."""
-        try:
-            path = parse_run_path(request.path_params)
-        except RunsParameterError as exc:
-            return error_response(400, "invalid_parameter", str(exc), field=exc.field)
+        path = path_of(request, RunPath)
         body = await get_run(
             RunsRepo(services.transport),
             services.settings,
