@@ -12,7 +12,7 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
    only replays, and hashes its id with SHA-1 on every call. Patched: a memoized success (not an
    error, not a nested step) is returned straight from the memo (x of `{"data": x}`), with
    exactly the bookkeeping `_parse_step_id` and `report_step` do for it (the step id counter,
-   under its lock; the memo removed; `before_execution` once the last memo is used; the
+   on the loop's one thread; the memo removed; `before_execution` once the last memo is used; the
    client's deserializer); the hashed id is remembered (a run replays the same ids on every
    call; at most 16,384 kept); anything else goes through the SDK's own `run`.
 4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
@@ -113,39 +113,35 @@ async def _run(
     output_type: object = _NO_TYPE,
 ) -> Any:
     """`Step.run`, answering a memoized success (`{"data": x}` as received, or an `Output`
-    without error) straight from its memo."""
+    without error) straight from its memo.
+
+    The step id counter is read and written without its lock: an async function's steps all
+    run on its event loop's thread, and nothing here awaits between reading the count and
+    writing it, so no other step of the run can come between (the lock guards threads)."""
     execution = self._execution
     if type(execution) is ExecutionV0 and not _in_step():
-        counter = self._step_id_counter
+        counts = self._step_id_counter._counts
         memos: dict[str, Any] = execution._memos._memos
-        mutex = counter._mutex
-        mutex.acquire()  # as `StepIDCounter.increment`: the count read and written under it
-        try:
-            counts = counter._counts
-            count = counts.get(step_id, 0) + 1
-            pre_hashed = step_id if count == 1 else f"{step_id}:{count - 1}"
-            hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
-            value = memos.get(hashed, _MISSING)
-            if type(value) is dict and len(value) == 1 and "data" in value:
-                data = value["data"]
-            elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
-                data = value.data
-            else:
-                data = _MISSING
-            if data is not _MISSING:
-                counts[step_id] = count
-                del memos[hashed]
-        finally:
-            mutex.release()
-        if data is not _MISSING:
-            if not memos:  # as `report_step`: all code from here on is new
-                await execution._middleware.before_execution()
-            if output_type is _NO_TYPE:
-                return data  # as `client._deserialize` without an output type
-            client = self._client
-            if client._serializer is None:
-                return data  # as `client._deserialize` without a serializer
-            return client._deserialize(data, output_type)
+        count = counts.get(step_id, 0)
+        pre_hashed = f"{step_id}:{count}" if count else step_id  # as `_parse_step_id`
+        hashed = _HASHES.get(pre_hashed) or _hashed(pre_hashed)
+        value = memos.get(hashed, _MISSING)
+        if type(value) is dict and len(value) == 1 and "data" in value:
+            data = value["data"]
+        elif isinstance(value, Output) and value.error is None and value.data is not _EMPTY:
+            data = value.data
+        else:
+            return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
+        counts[step_id] = count + 1
+        del memos[hashed]
+        if not memos:  # as `report_step`: all code from here on is new
+            await execution._middleware.before_execution()
+        if output_type is _NO_TYPE:
+            return data  # as `client._deserialize` without an output type
+        client = self._client
+        if client._serializer is None:
+            return data  # as `client._deserialize` without a serializer
+        return client._deserialize(data, output_type)
     return await _SDK_RUN(self, step_id, handler, *handler_args, output_type=output_type)
 
 

@@ -127,6 +127,8 @@ def inngest_routes(
                 comm_res.status_code = 502
         else:
             comm_res = await handler.post(comm_req)
+            if comm_res.stream is None:  # answered: the SDK is done with the call's memos
+                sdk_json.forget_request_body(release_steps=True)
         return _to_response(client, comm_res)
 
     return [Route(serve_path, endpoint, methods=["GET", "PUT", "POST"], name="inngest")]

@@ -16,7 +16,7 @@ import inngest
 import jcs
 import pydantic
 import pytest
-from inngest._internal import server_lib, transforms, types
+from inngest._internal import const, server_lib, transforms, types
 from inngest._internal.step_lib.base import StepMemos
 from starlette.applications import Starlette
 
@@ -361,14 +361,46 @@ HOSTILE_BODIES = [
     b'{"x":{"data":-99999999999999999999}},"use_api":false,"ctx":{"attempt":1,'
     b'"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
     b"[" * 300 + b"]" * 300,
+    # what the fast parser must refuse (floats of every spelling, NaN and Infinity, control
+    # characters, a BOM, trailing data) or read exactly (integers at and past 2^53 and 2^64)
+    b'{"event":{"name":"a","ts":1,"data":{"e":1e5,"E":2E-3,"z":-0.0,"n":-0}},"steps":{},'
+    b'"use_api":false,"ctx":{"attempt":1,"disable_immediate_execution":false,"run_id":"r",'
+    b'"stack":{}}}',
+    b'{"event":{"name":"a","ts":1,"data":{"i":9007199254740991,"j":-9007199254740991,'
+    b'"k":9007199254740992,"u":18446744073709551616}},"steps":{},"use_api":false,"ctx":'
+    b'{"attempt":1,"disable_immediate_execution":false,"run_id":"r","stack":{}}}',
+    b'{"a": Infinity}',
+    b'{"a": -Infinity}',
+    b'{"a": "escaped\\ttab"}',
+    b'{"a": "raw\tcontrol"}',
+    b"\xef\xbb\xbf{}",
+    b'{"a": 1} x',
+    b'{"a": ' + b"[" * 1200 + b"]" * 1200 + b"}",
     b"{not json",
 ]
+
+
+def _json_or_error(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def test_a_body_that_is_no_json_is_refused_as_json_refuses_it() -> None:
+    refused = [b for b in HOSTILE_BODIES if _json_or_error(b) is None]
+    assert len(refused) == 4  # a raw control character, trailing data, nesting, not JSON
+    for body in refused:
+        with pytest.raises((ValueError, RecursionError)):
+            sdk_json.load_request_body(body)
+        assert sdk_json._BODY.get() is None  # nothing kept
+        assert sdk_json.fast_canonical(body) is None  # the SDK's own code says why
 
 
 def test_a_kept_body_parses_and_canonicalizes_as_the_sdk_parses_it(unpatched: None) -> None:
     rng = random.Random(11)
     bodies = [_request_body(rng, rng.choice([0, 1, 3, 20])) for _ in range(200)]
-    bodies += [b for b in HOSTILE_BODIES if b != b"{not json"]
+    bodies += [b for b in HOSTILE_BODIES if _json_or_error(b) is not None]
     expected = []
     for body in bodies:
         request = server_lib.ServerRequest.from_raw(body)
@@ -496,11 +528,17 @@ _CALL_KEYS = {"ctx", "event", "events", "steps", "use_api", "version"}
 async def test_no_request_body_parse_is_left_to_the_cycle_collector() -> None:
     """The SDK starts a timing task on every call and cancels it, which leaves the task (and the
     context it copied, our kept parse included) in a reference cycle: the parse, memos and all,
-    then lived until a collection. The kept parse is emptied from every copy at the end."""
+    then lived until a collection. The kept parse is emptied from every copy at the end, and
+    the memos of the request model the SDK keeps in cycles of its own are emptied once the
+    answer is complete: they are freed at once, not walked and freed by the collector."""
     client = build_client(Settings(inngest_dev=True))
-    memos = {f"{i:040x}": {"data": {"page": i}} for i in range(30)}
+    def key(i: int) -> str:
+        return hashlib.sha1(f"s-{i}".encode()).hexdigest()  # noqa: S324
+
+    memos = {key(i): {"data": {"page": i}, "error": None} for i in range(30)}  # by the SDK
+    memos |= {key(i): {"data": {"page": i}} for i in range(30, 60)}  # replayed by the patch
     body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
-    transport = httpx.ASGITransport(app=_app(client, 40))
+    transport = httpx.ASGITransport(app=_app(client, 61))
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
@@ -517,9 +555,51 @@ async def test_no_request_body_parse_is_left_to_the_cycle_collector() -> None:
         assert any(isinstance(o, asyncio.Task) for o in gc.garbage)  # the SDK's cycle, still
         kept = [o for o in gc.garbage if isinstance(o, dict) and set(o) == _CALL_KEYS]
         assert kept == []
+        memo_like = [o for o in gc.garbage if isinstance(o, dict) and "page" in o.get("data", ())]
+        assert memo_like == []
+        assert not [o for o in gc.garbage if isinstance(o, server_lib.ServerRequest) and o.steps]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+
+
+async def test_a_streamed_answer_replays_the_memos_it_was_sent() -> None:
+    """A streamed answer is written after the endpoint returns, while the function still runs:
+    its request keeps its memos (they are emptied only once an answer is complete)."""
+    memos = {
+        hashlib.sha1(f"s-{i}".encode()).hexdigest(): {"data": i * 10}  # noqa: S324
+        for i in range(30)
+    }
+    body = step_call({"name": "t/steps", "data": {}, "id": "e1", "ts": 1}, run_id="r1", steps=memos)
+    answers = []
+    for streaming in (const.Streaming.DISABLE, const.Streaming.FORCE):
+        client = build_client(Settings(inngest_dev=True))
+
+        @client.create_function(fn_id="steps", trigger=inngest.TriggerEvent(event="t/steps"))
+        async def steps(ctx: inngest.Context) -> list[int]:
+            seen = []
+            for i in range(31):
+
+                async def one(i: int = i) -> int:
+                    return i * 10
+
+                seen.append(await ctx.step.run(f"s-{i}", one))
+            return seen
+
+        app = Starlette(routes=inngest_routes(client, [steps], streaming=streaming))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            response = await http.post(
+                f"/api/inngest?fnId={client.app_id}-steps&stepId=step",
+                content=body,
+                headers={"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"},
+            )
+        answers.append(response.json())
+        assert sdk_json._BODY.get() is None
+    plain, streamed = answers
+    assert streamed["status"] == 206 and json.loads(streamed["body"]) == plain
+    [op] = plain
+    assert op["displayName"] == "s-30" and op["data"] == 300  # 30 replayed, the 31st run
 
 
 def test_the_adapters_request_model_is_the_one_the_sdk_gets_for_that_body(
