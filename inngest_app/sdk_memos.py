@@ -17,10 +17,12 @@ run has memoized. Each call replays every memoized step, and the SDK spends, per
    call; at most 16,384 kept); anything else goes through the SDK's own `run`.
 4. The body is read three times: our adapter's JSON check, `transforms.canonicalize` (a
    pure-Python RFC 8785 encoder over the whole body, before the signature check) and
-   `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: a plain-JSON body is parsed
-   once, canonicalised by `orjson` (exact for plain JSON), and validated by pydantic once from
-   that parse (the adapter's model is the SDK's); any other body takes the SDK's own code. The
-   signature check itself is untouched.
+   `ServerRequest.from_raw` (pydantic). Patched in `sdk_json.py`: the body is parsed once (by
+   `msgspec`, as `json.loads` reads it), canonicalised by `orjson` where it writes the SDK's
+   `jcs` bytes exactly (floats `orjson` writes otherwise pre-written by `jcs`'s formatter), and
+   validated by pydantic once from that parse (the adapter's model is the SDK's); a body the
+   fast path cannot read or write exactly takes the SDK's own code. The signature check itself
+   is untouched.
 
 `inngest_app.client.build_client` applies them, over the exact code they replace only: another
 SDK version, or any patched function whose source differs from the reviewed one, raises
@@ -44,6 +46,8 @@ from inngest._internal.execution_lib.v0 import ExecutionV0
 from inngest._internal.server_lib import Event, ServerRequest, execution_request
 from inngest._internal.step_lib.base import Output, StepBase, StepIDCounter, StepMemos
 from inngest._internal.step_lib.step_async import Step
+from jcs import _jcs as jcs_lib
+from jcs.ntoj import convert2Es6Format
 
 from inngest_app import sdk_json
 from inngest_app.sdk_json import fast_canonical
@@ -223,6 +227,28 @@ _MIRRORED = {
         "1a9fcbdc4aba9649a4de7e8485f55954a84e1527493cc87898c1352ebe547c71",
     ),
     "Event": (Event, "a1b952c2c93a21452cc34e035064216865e6f46cc286ebfa6cfaa596d163fd3e"),
+    # What `sdk_json.fast_canonical` writes as the SDK's RFC 8785 encoder (`jcs`) does: its key
+    # order, string escapes and number formatter (re-review if any changes)
+    "jcs.canonicalize": (
+        jcs_lib.canonicalize,
+        "cf0246135e8e6c7a0a5b23fb1c0e2f6be64d0a5ead4121d8474086cadddb7232",
+    ),
+    "jcs.JSONEncoder.encode": (
+        jcs_lib.JSONEncoder.encode,
+        "4b6b0e8a11a8fbeee4b3cb3855305451ce6cffe42ab3a90a3c2b48e285b12530",
+    ),
+    "jcs.JSONEncoder.iterencode": (
+        jcs_lib.JSONEncoder.iterencode,
+        "0058d05c2b95750454458a71b7848bf1ce8b16f2f11bf76a5b648ee57848524a",
+    ),
+    "jcs._make_iterencode": (
+        jcs_lib._make_iterencode,
+        "372872a769adec6736271aaf5dcdd84fb618a5db139c3de52187883ad6eb7928",
+    ),
+    "jcs.convert2Es6Format": (
+        convert2Es6Format,
+        "c9cf5996aa1047cbcdbbbe69e2588ed25b0ce4b60234a46910fa192c22bd32f3",
+    ),
 }
 # The SDK's own attributes, as found on each owner (a classmethod as the descriptor itself)
 _ORIGINAL: dict[str, Any] = {

@@ -7,15 +7,20 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import math
 import random
+import struct
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import inngest
 import jcs
+import orjson
 import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from inngest._internal import const, server_lib, transforms, types
 from inngest._internal.step_lib.base import StepMemos
 from starlette.applications import Starlette
@@ -121,19 +126,39 @@ def test_memos_parse_as_the_sdk_parses_them(unpatched: None, raw: Any) -> None:
     assert got.model_fields_set == expected.model_fields_set  # type: ignore[union-attr]
 
 
-CANONICAL_CASES = [
+# Bodies the fast path canonicalises itself: each must give the SDK's exact bytes
+FAST_CASES = [
     b'{"b":1,"a":{"d":[3,2,1],"c":"x"},"steps":{}}',
     b'{"z": true, "y": null, "x": false, "w": -900719925474099}',
+    b'[1, {"b": 2, "a": 1}, "s"]',
+    b"{}",
+    # floats: integral, exponents both ways, the limits of RFC 8785's fixed notation, -0
+    b'{"f": 1.0, "g": 1e21, "h": 0.000001, "i": 1e-7, "j": -0.0, "k": 1E+2, "l": 0.1}',
+    b"[5e-324, 1.7976931348623157e308, 123456789012345680000.0, 1e20, 99.5, -2.5e-5]",
+    # non-ASCII and escapes: keys sorted by UTF-16 code unit, strings written as `jcs` does
+    '{"é": 1, "e": "ü", "z": "日本", "a": "😀"}'.encode(),
+    '{"😀": 2, "a": 1, "é": 3}'.encode(),  # astral, with nothing in U+E000-U+FFFF
+    '{"\uffff": 3, "\ue000": 4, "é": 1}'.encode(),  # top of the BMP, with nothing astral
+    b'{"esc": "a\\nb\\u0001\\"c\\\\", "slash": "\\/", "u": "\\u00e9\\u2028"}',
+    b'{"pair": "\\ud83d\\ude00"}',  # an escaped surrogate pair is one character
+    b'{"a": "\x7f"}',
+]
+# Bodies the fast path leaves to the SDK's own code (None): it could not write them exactly
+FALLBACK_CASES = [
     b'{"big": 9007199254740993}',  # past 2^53: RFC 8785 writes it as a double would be
     b"[1,\n -9007199254740993]",
     b"9007199254740993",
-    b'{"f": 1.0, "g": 1e21, "h": 0.000001}',
-    '{"é": 1, "e": "ü", "😀": 2, "￿": 3}'.encode(),
-    b'{"esc": "a\\nb\\u0001\\"c", "slash": "/"}',
-    b'[1, {"b": 2, "a": 1}, "s"]',
+    '{"😀": 2, "\uffff": 3}'.encode(),  # sorted apart by code point and by UTF-16 unit
+    b'{"\\ud83d\\ude00": 2, "\\uffff": 3}',  # the same, escaped
     b'{"a": NaN}',
-    b"{}",
+    b'{"a": 1e400}',  # past the double's range
+    b'{"lone": "\\ud800"}',
+    b'{"a": "\xff"}',  # not UTF-8
+    '{"a": 1}'.encode("utf-16"),
+    b"\xef\xbb\xbf{}",
+    b"{not json",
 ]
+CANONICAL_CASES = FAST_CASES + FALLBACK_CASES
 
 
 @pytest.mark.parametrize("body", CANONICAL_CASES)
@@ -148,14 +173,39 @@ def test_canonicalization_gives_exactly_the_rfc_8785_bytes(unpatched: None, body
 
 
 def test_the_fast_canonical_path_is_taken_only_where_it_is_exact() -> None:
-    for body in CANONICAL_CASES[:2] + CANONICAL_CASES[8:9] + CANONICAL_CASES[10:]:
+    for body in FAST_CASES:
         assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body)), body
-    for body in CANONICAL_CASES[2:8] + CANONICAL_CASES[9:10]:
+    for body in FALLBACK_CASES:
         assert sdk_memos.fast_canonical(body) is None, body
-    assert sdk_memos.fast_canonical(b"{not json") is None
     hashes = {hashlib.sha1(str(i).encode()).hexdigest(): {"data": i} for i in range(500)}  # noqa: S324
     body = json.dumps({"steps": hashes, "n": 123456789012345}).encode()
     assert sdk_memos.fast_canonical(body) == jcs.canonicalize(json.loads(body))
+
+
+def test_orjson_writes_a_double_as_rfc_8785_unless_it_writes_an_exponent_or_a_trailing_0() -> None:
+    """The rule `sdk_json` keeps a float's `orjson` text by (else it writes `jcs`'s own)."""
+    from jcs.ntoj import convert2Es6Format
+
+    rng = random.Random(7)
+    reformatted = 0
+    for i in range(60_000):
+        if i % 3 == 0:  # any double: random bits
+            x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        elif i % 3 == 1:
+            x = rng.uniform(-1e6, 1e6)
+        else:  # short decimals at every scale: integral ones, the fixed-notation limits
+            x = round(rng.uniform(-1000, 1000), rng.randrange(6)) * 10.0 ** rng.randrange(-9, 23)
+        if not math.isfinite(x):
+            continue
+        alike = sdk_json._written_alike(x)
+        reformatted += not alike
+        if alike:
+            assert orjson.dumps(x) == convert2Es6Format(x).encode(), x
+        sdk_json._FLOATS.reformat = 0
+        assert sdk_json._float(repr(x)) == x
+        if not sdk_json._FLOATS.reformat:  # the parser's quicker test errs only the safe way
+            assert alike, x
+    assert 10_000 < reformatted < 50_000  # both kinds were drawn
 
 
 def test_random_bodies_canonicalize_identically(unpatched: None) -> None:
@@ -307,9 +357,12 @@ def _request_body(rng: random.Random, memos: int) -> bytes:
     def value(depth: int) -> Any:
         kind = rng.randrange(6 if depth < 3 else 3)
         if kind == 0:
+            if rng.random() < 0.2:  # floats of every form RFC 8785 writes its own way
+                return rng.choice([0.5, 1.0, -0.0, 1e21, 1e-7, 2.5e-5, 1e300, rng.random() * 50])
             return rng.randrange(-(10**14), 10**14) if rng.random() < 0.3 else rng.randrange(-9, 99)
         if kind == 1:
-            return rng.choice(["", "a", "page", "x y", "0e5", "1.5", "Z_"])
+            words = ["", "a", "page", "x y", "0e5", "1.5", "Z_", 'q"\\', "\n\t", "é", "日本"]
+            return rng.choice(words + ["😀", "\uffff", "\u2028"] if rng.random() < 0.1 else words)
         if kind == 2:
             return rng.choice([True, False, None])
         if kind == 3:
@@ -326,6 +379,56 @@ def _request_body(rng: random.Random, memos: int) -> bytes:
     if rng.random() < 0.2:
         event["data"] = None
     return step_call(event, run_id=f"r{rng.randrange(99)}", steps=steps)
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(exclude_categories=("Cs",)), max_size=4), inner, max_size=4
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_JSON, ascii_only=st.booleans())
+def test_any_json_body_parses_and_canonicalizes_as_the_sdk_reads_it(
+    value: Any, ascii_only: bool
+) -> None:
+    """Whatever the fast path takes, it reads as `json.loads` does (types included: 1 is not
+    1.0) and writes as the SDK's own RFC 8785 encoder does."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    parsed, _ = sdk_json._parse(body)
+    if parsed is not sdk_json._MISSING:
+        assert repr(parsed) == repr(json.loads(body))
+    expected = sdk_json.SDK_CANONICALIZE(body)
+    got = sdk_json.canonicalize(body)
+    if isinstance(expected, Exception):
+        assert isinstance(got, Exception)
+    else:
+        assert got == expected
+
+
+def test_the_fast_path_takes_what_real_step_outputs_hold() -> None:
+    """Text in any script, emoji, escapes and floats stay on the fast path."""
+    outputs = {
+        "title": "Fix 🐛 in café’s “parser” <b>&</b>",
+        "body": "line\nnext\ttab \u2028 日本語",
+        "score": 0.87,
+        "cost_usd": 0.0,
+        "ms": 1234.0,
+        "tiny": 1e-9,
+    }
+    for ascii_only in (False, True):
+        body = json.dumps({"steps": {"a" * 40: {"data": outputs}}}, ensure_ascii=ascii_only)
+        assert sdk_json.fast_canonical(body.encode()) == jcs.canonicalize(json.loads(body))
 
 
 def _through_adapter(body: bytes) -> tuple[Any, Any]:
@@ -532,6 +635,7 @@ async def test_no_request_body_parse_is_left_to_the_cycle_collector() -> None:
     the memos of the request model the SDK keeps in cycles of its own are emptied once the
     answer is complete: they are freed at once, not walked and freed by the collector."""
     client = build_client(Settings(inngest_dev=True))
+
     def key(i: int) -> str:
         return hashlib.sha1(f"s-{i}".encode()).hexdigest()  # noqa: S324
 
