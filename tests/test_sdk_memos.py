@@ -740,3 +740,21 @@ def test_a_copied_context_loses_the_kept_parse_with_the_request() -> None:
     assert holder is not None and holder.parsed is None and holder.model is None
     assert copy.run(sdk_json._holder, body) is None  # the copy no longer hands anything out
     assert isinstance(parsed, dict)
+
+
+def test_the_replays_memory_is_bounded_and_right_past_its_bound() -> None:
+    """The remembered hashed step ids and the canonical texts of floats are caches with a cap:
+    filled past it, they are emptied and refilled, never larger, and still give the right
+    answer."""
+    from jcs.ntoj import convert2Es6Format
+
+    for i in range(sdk_memos._HASHES_MAX + 10):
+        sdk_memos._hashed(f"bound-{i}")
+        assert len(sdk_memos._HASHES) <= sdk_memos._HASHES_MAX
+    assert sdk_memos._hashed("bound-0") == transforms.hash_step_id("bound-0")
+    assert sdk_memos._HASHES_MAX == 16_384
+    for i in range(sdk_json._CANONICAL_FLOATS_MAX + 10):
+        got = sdk_json._canonical_float(f"{i}.0")
+        assert orjson.dumps(got) == convert2Es6Format(float(i)).encode()
+        assert len(sdk_json._CANONICAL_FLOATS) <= sdk_json._CANONICAL_FLOATS_MAX
+    assert sdk_json._CANONICAL_FLOATS_MAX == 4_096
